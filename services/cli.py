@@ -1,0 +1,84 @@
+"""The `spider` command: one entry point for every service and operator tool."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from services.collector.config import CollectorConfig
+from services.common import version
+from services.common.config import SpiderSettings, load_settings
+from services.common.errors import NotBuiltYet, SpiderError
+from services.common.show_config import show
+from services.converter.config import ConverterConfig
+from services.sinks.config import SinkConfig
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+stack_app = typer.Typer(help="The local stack (Kafka, OpenSearch, Elasticsearch, ActiveMQ) on 127.0.0.1.")
+app.add_typer(config_app, name="config")
+app.add_typer(stack_app, name="stack")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (also SPIDER_CONFIG)", show_default=False),
+]
+SERVICE_CONFIGS: dict[str, type[SpiderSettings]] = {
+    "collector": CollectorConfig,
+    "converter": ConverterConfig,
+    "sinks": SinkConfig,
+}
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print the package version and the git hash stamped on documents."""
+    typer.echo(f"spider {version.package_version()} (git {version.git_hash()})")
+
+
+@config_app.command("show")
+def config_show(
+    config: ConfigOption = None,
+    service: Annotated[str | None, typer.Option(help="collector, converter or sinks; all if unset")] = None,
+    workdir: Annotated[Path | None, typer.Option(help="Reference-layout directory (SPIDER_WORKDIR)")] = None,
+) -> None:
+    """Print the effective configuration as JSON, secrets masked."""
+    names = [service] if service else list(SERVICE_CONFIGS)
+    unknown = [n for n in names if n not in SERVICE_CONFIGS]
+    if unknown:
+        raise typer.BadParameter(f"unknown service {unknown[0]!r}; choose from {', '.join(SERVICE_CONFIGS)}")
+    configs = {n: load_settings(SERVICE_CONFIGS[n], config, workdir=workdir) for n in names}
+    typer.echo(orjson.dumps(show(configs), option=orjson.OPT_INDENT_2).decode())
+
+
+def _not_built(command: str, area: str):
+    def handler() -> None:
+        raise NotBuiltYet(command, area)
+
+    handler.__doc__ = f"(not implemented yet: {area} issue)"
+    return handler
+
+
+for _command, _area in (
+    ("collector", "collector"),
+    ("converter", "converter"),
+    ("convert", "converter"),
+    ("sink", "sinks"),
+    ("replay", "replay and disaster recovery"),
+    ("demo", "operate-it"),
+):
+    app.command(_command)(_not_built(_command, _area))
+for _command in ("up", "down", "status", "logs"):
+    stack_app.command(_command)(_not_built(f"stack {_command}", "foundation"))
+
+
+def main() -> None:
+    try:
+        app()
+    except SpiderError as exc:
+        typer.secho(f"spider: error: {exc}", err=True, fg="red")
+        sys.exit(exc.exit_code)

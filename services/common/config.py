@@ -1,0 +1,269 @@
+"""Configuration shared by every service.
+
+Precedence, lowest to highest: defaults < config file (TOML, `--config` or SPIDER_CONFIG) < environment
+(SPIDER_*, nested with `__`, e.g. SPIDER_KAFKA__BOOTSTRAP_SERVERS) < CLI flags. The reference system's
+files (etc/collectors.json, etc/es_conf.json, ...) are read unchanged from SPIDER_WORKDIR.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from services.common.errors import ConfigError
+
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("spider_config_file", default=None)
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, turning every failure into one ConfigError line that names the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path
+        ) from None
+
+
+def read_secret(path: Path) -> SecretStr:
+    """Read a one-line secret file (password, token); the value never reaches a log or an exception."""
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError("secret file not found", path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file: {exc.strerror}", path) from None
+    if not value:
+        raise ConfigError("secret file is empty", path)
+    return SecretStr(value)
+
+
+def load_collectors(path: Path) -> dict[str, list[str]]:
+    """collectors.json: `{"PoolName": ["host:port", ...], ...}`."""
+    data = read_json(path)
+    if not isinstance(data, dict) or not all(
+        isinstance(pool, str) and isinstance(hosts, list) and all(isinstance(h, str) for h in hosts)
+        for pool, hosts in data.items()
+    ):
+        raise ConfigError('expected an object of pool name -> list of "host:port" strings', path)
+    return data
+
+
+class ClusterConfig(BaseModel):
+    """One search cluster of es_conf.json.
+
+    The reference convention: a host ending in `/es` is OpenSearch behind a path (no port), anything else
+    Elasticsearch with a port. Optional keys we add: name, kind, scheme, ca_certs, client_cert, client_key,
+    verify_certs.
+    """
+
+    name: str
+    kind: Literal["elasticsearch", "opensearch"]
+    host: str
+    port: int | None = None
+    url_prefix: str = ""
+    scheme: Literal["http", "https"] = "https"
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_certs: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    verify_certs: bool = True
+
+    @property
+    def url(self) -> str:
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{self.host}{port}{self.url_prefix}"
+
+    @classmethod
+    def from_reference_entry(cls, entry: dict[str, Any]) -> ClusterConfig:
+        host = str(entry.get("host", "")).strip()
+        if not host:
+            raise ValueError("every cluster needs a 'host'")
+        if host.startswith(("http://", "https://")):
+            raise ValueError(f"host {host!r} must not carry a scheme (use the 'scheme' key)")
+        values = {k: v for k, v in entry.items() if k != "host"}
+        hostname, _, path = host.partition("/")
+        if path == "es":
+            values.setdefault("kind", "opensearch")
+            values.setdefault("url_prefix", "/es")
+        else:
+            values.setdefault("kind", "elasticsearch")
+            if entry.get("port") is None and values["kind"] == "elasticsearch":
+                raise ValueError(f"Elasticsearch host {host!r} needs a 'port'")
+            if path:
+                values.setdefault("url_prefix", "/" + path)
+        values.setdefault("name", hostname)
+        return cls(host=hostname, **values)
+
+
+def load_es_clusters(path: Path) -> list[ClusterConfig]:
+    data = read_json(path)
+    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+        raise ConfigError("expected a list of cluster objects", path)
+    clusters = []
+    for index, entry in enumerate(data):
+        try:
+            clusters.append(ClusterConfig.from_reference_entry(entry))
+        except (ValueError, ValidationError) as exc:
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise ConfigError(f"cluster #{index + 1}: {reason}", path) from None
+    names = [c.name for c in clusters]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"cluster names must be unique, got {names}", path)
+    return clusters
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = Field(None, description="File holding the SASL password")
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password_file: Path | None = None
+    topic_prefix: str = Field("spider.", description="Prepended to every topic name")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def client_config(self) -> dict[str, str]:
+        """Connection settings in librdkafka's vocabulary, secrets read from their files here."""
+        conf = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        password = read_secret(self.sasl_password_file) if self.sasl_password_file else self.sasl_password
+        if password is not None:
+            conf["sasl.password"] = password.get_secret_value()
+        for key, path in (
+            ("ssl.ca.location", self.ssl_ca_location),
+            ("ssl.certificate.location", self.ssl_certificate_location),
+            ("ssl.key.location", self.ssl_key_location),
+        ):
+            if path is not None:
+                conf[key] = str(path)
+        if self.ssl_key_password_file is not None:
+            conf["ssl.key.password"] = read_secret(self.ssl_key_password_file).get_secret_value()
+        return conf
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Values from the TOML config file: top-level keys for every service, then the service's own table."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_file.get()
+        if path is None:
+            return {}
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("config file not found", path) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"malformed TOML: {exc}", path) from None
+        sections = {cfg.section for cfg in SpiderSettings.__subclasses__()}
+        values = {k: v for k, v in data.items() if k not in sections}
+        own = data.get(getattr(self.settings_cls, "section", ""), {})
+        values.update(own if isinstance(own, dict) else {})
+        return values
+
+
+class SpiderSettings(BaseSettings):
+    """Settings every service shares; each service subclasses it and names its TOML table in `section`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SPIDER_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
+    )
+    section: ClassVar[str] = "common"
+
+    workdir: Path = Field(
+        Path("."), description="Directory holding the reference layout (etc/, checkpoint.json)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "human"] = Field(
+        "auto", description="auto: human on a TTY, else JSON"
+    )
+    metrics_port: int | None = Field(None, description="Port of /metrics, /healthz and /readyz; off if unset")
+    kafka: KafkaSettings = KafkaSettings()
+
+    collectors_file: Path = Path("etc/collectors.json")
+    es_conf_file: Path = Path("etc/es_conf.json")
+    amq_username_file: Path = Path("etc/amq_username")
+    amq_password_file: Path = Path("etc/amq_password")
+    checkpoint_file: Path = Path("checkpoint.json")
+    monit_schema_file: Path = Path("JobMonitoring.json")
+    affiliation_file: Path = Field(
+        Path(".affiliation_dir.json"),
+        validation_alias=AliasChoices(
+            "affiliation_file", "AFFILIATION_DIR_LOCATION", "SPIDER_AFFILIATION_FILE"
+        ),
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _ConfigFileSource(settings_cls)
+
+    def resolve(self, path: Path) -> Path:
+        """A configured path, relative to the workdir unless absolute."""
+        return path if path.is_absolute() else self.workdir / path
+
+    def collectors(self) -> dict[str, list[str]]:
+        return load_collectors(self.resolve(self.collectors_file))
+
+    def es_clusters(self) -> list[ClusterConfig]:
+        return load_es_clusters(self.resolve(self.es_conf_file))
+
+    def reference_files(self) -> dict[str, Path]:
+        """Every reference-layout file this config points at, by setting name."""
+        names = [name for name in type(self).model_fields if name.endswith("_file") and name != "kafka"]
+        return {name: self.resolve(getattr(self, name)) for name in names}
+
+
+S = TypeVar("S", bound=SpiderSettings)
+
+
+def load_settings(cls: type[S], config_file: Path | None = None, **cli: Any) -> S:
+    """Build a service config; CLI flags left at None do not override lower layers."""
+    if config_file is None and os.environ.get("SPIDER_CONFIG"):
+        config_file = Path(os.environ["SPIDER_CONFIG"])
+    token = _config_file.set(config_file)
+    try:
+        return cls(**{k: v for k, v in cli.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+    finally:
+        _config_file.reset(token)

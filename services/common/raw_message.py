@@ -1,0 +1,122 @@
+"""The raw ad message (schemas/raw_ad.v1.schema.json): ClassAd -> Kafka bytes and back.
+
+The ad travels in HTCondor's own JSON ClassAd form, so nothing is lost: expressions stay expressions
+("/Expr(RequestCpus * 2)/") for the converter to evaluate, undefined is null, error is "/Expr(error)/".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import classad2
+import orjson
+
+from schemas import RAW_AD_SCHEMA
+from services.common import version
+
+Source = Literal["condor_queue", "condor_history", "file"]
+SOURCES: tuple[str, ...] = ("condor_queue", "condor_history", "file")
+
+_EXPR_PREFIX = "/Expr("
+_EXPR_SUFFIX = ")/"
+
+
+class MalformedMessage(ValueError):
+    """The bytes are not a raw ad envelope of a schema version we read."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawAd:
+    source: str
+    pool: str | None
+    schedd: str | None
+    collected_at: float
+    ad: dict[str, Any]
+    snapshot_id: str | None = None
+    snapshot_time: float | None = None
+    collector: dict[str, str] | None = None
+
+    @property
+    def global_job_id(self) -> str | None:
+        value = self.ad.get("GlobalJobId")
+        return value if isinstance(value, str) else None
+
+
+def collector_identity() -> dict[str, str]:
+    return {"version": version.package_version(), "git_hash": version.git_hash(), "host": version.hostname()}
+
+
+def is_expression(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX)
+
+
+def expression_text(value: str) -> str:
+    """ "/Expr(RequestCpus * 2)/" -> "RequestCpus * 2"."""
+    return value[len(_EXPR_PREFIX) : -len(_EXPR_SUFFIX)]
+
+
+def json_to_classad(values: dict[str, Any]) -> classad2.ClassAd:
+    """Rebuild a real ClassAd from the JSON form, so expressions can be evaluated against it."""
+    return classad2.parseOne(orjson.dumps(values).decode(), classad2.ParserType.JSON)
+
+
+def encode(
+    ad: classad2.ClassAd | dict[str, Any],
+    *,
+    source: str,
+    pool: str | None,
+    schedd: str | None,
+    collected_at: float,
+    snapshot_id: str | None = None,
+    snapshot_time: float | None = None,
+    identity: dict[str, str] | None = None,
+) -> tuple[bytes | None, bytes]:
+    """(key, value) of the Kafka message for one ad; the key is its GlobalJobId."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    values = orjson.loads(ad.printJson()) if isinstance(ad, classad2.ClassAd) else ad
+    envelope = {
+        "schema": RAW_AD_SCHEMA,
+        "source": source,
+        "pool": pool,
+        "schedd": schedd,
+        "collected_at": collected_at,
+        "snapshot": {"id": snapshot_id, "time": snapshot_time} if snapshot_id is not None else None,
+        "collector": identity or collector_identity(),
+        "ad": values,
+    }
+    job_id = values.get("GlobalJobId")
+    key = job_id.encode() if isinstance(job_id, str) else None
+    return key, orjson.dumps(envelope)
+
+
+def decode(value: bytes) -> RawAd:
+    """Parse and check an envelope; anything else raises MalformedMessage with the reason."""
+    try:
+        envelope = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from None
+    if not isinstance(envelope, dict):
+        raise MalformedMessage("not a JSON object")
+    if envelope.get("schema") != RAW_AD_SCHEMA:
+        raise MalformedMessage(f"unsupported schema {envelope.get('schema')!r}, expected {RAW_AD_SCHEMA!r}")
+    ad = envelope.get("ad")
+    collected_at = envelope.get("collected_at")
+    if not isinstance(ad, dict):
+        raise MalformedMessage("'ad' is not an object")
+    if not isinstance(collected_at, int | float) or isinstance(collected_at, bool):
+        raise MalformedMessage("'collected_at' is not a number")
+    if envelope.get("source") not in SOURCES:
+        raise MalformedMessage(f"unknown source {envelope.get('source')!r}")
+    snapshot = envelope.get("snapshot") or {}
+    return RawAd(
+        source=envelope["source"],
+        pool=envelope.get("pool"),
+        schedd=envelope.get("schedd"),
+        collected_at=float(collected_at),
+        ad=ad,
+        snapshot_id=snapshot.get("id"),
+        snapshot_time=snapshot.get("time"),
+        collector=envelope.get("collector"),
+    )
