@@ -33,9 +33,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path
-        ) from None
+        raise ConfigError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path) from None
 
 
 def read_secret(path: Path) -> SecretStr:
@@ -196,13 +194,9 @@ class SpiderSettings(BaseSettings):
     )
     section: ClassVar[str] = "common"
 
-    workdir: Path = Field(
-        Path("."), description="Directory holding the reference layout (etc/, checkpoint.json)"
-    )
+    workdir: Path = Field(Path("."), description="Directory holding the reference layout (etc/, checkpoint.json)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["auto", "json", "human"] = Field(
-        "auto", description="auto: human on a TTY, else JSON"
-    )
+    log_format: Literal["auto", "json", "human"] = Field("auto", description="auto: human on a TTY, else JSON")
     metrics_port: int | None = Field(None, description="Port of /metrics, /healthz and /readyz; off if unset")
     kafka: KafkaSettings = KafkaSettings()
 
@@ -214,9 +208,7 @@ class SpiderSettings(BaseSettings):
     monit_schema_file: Path = Path("JobMonitoring.json")
     affiliation_file: Path = Field(
         Path(".affiliation_dir.json"),
-        validation_alias=AliasChoices(
-            "affiliation_file", "AFFILIATION_DIR_LOCATION", "SPIDER_AFFILIATION_FILE"
-        ),
+        validation_alias=AliasChoices("affiliation_file", "AFFILIATION_DIR_LOCATION", "SPIDER_AFFILIATION_FILE"),
     )
 
     @field_validator("log_level", mode="before")

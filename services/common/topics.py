@@ -39,11 +39,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(RAW_HISTORY, "finished-job ads read from schedd history"),
     TopicSpec(DOCS_QUEUE, "converted queue documents"),
     TopicSpec(DOCS_HISTORY, "converted history documents"),
-    TopicSpec(
-        DLQ_CONVERTER, "raw messages the converter could not turn into a document", retention_ms=30 * DAY_MS
-    ),
+    TopicSpec(DLQ_CONVERTER, "raw messages the converter could not turn into a document", retention_ms=30 * DAY_MS),
     TopicSpec(DLQ_SINKS, "documents a target rejected, with the reason", retention_ms=30 * DAY_MS),
-    TopicSpec(
-        CHECKPOINTS, "per-schedd history checkpoints, keyed by schedd name", partitions=1, compacted=True
-    ),
+    TopicSpec(CHECKPOINTS, "per-schedd history checkpoints, keyed by schedd name", partitions=1, compacted=True),
 )
