@@ -57,8 +57,13 @@ def expression_text(value: str) -> str:
 
 
 def json_to_classad(values: dict[str, Any]) -> classad2.ClassAd:
-    """Rebuild a real ClassAd from the JSON form, so expressions can be evaluated against it."""
-    return classad2.parseOne(orjson.dumps(values).decode(), classad2.ParserType.JSON)
+    """Rebuild a real ClassAd from the JSON form, so expressions can be evaluated against it.
+
+    HTCondor's JSON parser only recognises expressions written with escaped slashes ("\\/Expr(...)\\/");
+    `\\/` is a valid JSON escape of `/`, so escaping changes no other string.
+    """
+    text = orjson.dumps(values).decode()
+    return classad2.parseOne(text.replace('"/Expr(', '"\\/Expr(').replace(')/"', ')\\/"'), classad2.ParserType.JSON)
 
 
 def encode(
