@@ -12,6 +12,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 
 RAW_AD_SCHEMA = "spider.raw_ad/1"
 DOCUMENT_SCHEMA = "spider.document/1"
+DEAD_LETTER_SCHEMA = "spider.dead_letter/1"
 
 
 @functools.cache
