@@ -126,16 +126,18 @@ def load_es_clusters(path: Path) -> list[ClusterConfig]:
 
 
 class KafkaSettings(BaseModel):
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="librdkafka security.protocol"
+    )
+    sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. PLAIN, SCRAM-SHA-512")
+    sasl_username: str | None = Field(None, description="SASL user name")
+    sasl_password: SecretStr | None = Field(None, description="SASL password; prefer sasl_password_file")
     sasl_password_file: Path | None = Field(None, description="File holding the SASL password")
-    ssl_ca_location: Path | None = None
-    ssl_certificate_location: Path | None = None
-    ssl_key_location: Path | None = None
-    ssl_key_password_file: Path | None = None
+    ssl_ca_location: Path | None = Field(None, description="CA bundle (PEM) that signed the brokers' certificates")
+    ssl_certificate_location: Path | None = Field(None, description="Client certificate (PEM) for TLS authentication")
+    ssl_key_location: Path | None = Field(None, description="Client private key (PEM)")
+    ssl_key_password_file: Path | None = Field(None, description="File holding the client key's password")
     topic_prefix: str = Field("spider.", description="Prepended to every topic name")
 
     def topic(self, name: str) -> str:
@@ -195,19 +197,28 @@ class SpiderSettings(BaseSettings):
     section: ClassVar[str] = "common"
 
     workdir: Path = Field(Path("."), description="Directory holding the reference layout (etc/, checkpoint.json)")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Lowest level logged")
     log_format: Literal["auto", "json", "human"] = Field("auto", description="auto: human on a TTY, else JSON")
     metrics_port: int | None = Field(None, description="Port of /metrics, /healthz and /readyz; off if unset")
     kafka: KafkaSettings = KafkaSettings()
 
-    collectors_file: Path = Path("etc/collectors.json")
-    es_conf_file: Path = Path("etc/es_conf.json")
-    amq_username_file: Path = Path("etc/amq_username")
-    amq_password_file: Path = Path("etc/amq_password")
-    checkpoint_file: Path = Path("checkpoint.json")
-    monit_schema_file: Path = Path("JobMonitoring.json")
+    collectors_file: Path = Field(
+        Path("etc/collectors.json"), description='Pools to poll: {"PoolName": ["collector:port", ...]}'
+    )
+    es_conf_file: Path = Field(
+        Path("etc/es_conf.json"), description="Search clusters (Elasticsearch/OpenSearch) that receive documents"
+    )
+    amq_username_file: Path = Field(Path("etc/amq_username"), description="File holding the ActiveMQ user name")
+    amq_password_file: Path = Field(Path("etc/amq_password"), description="File holding the ActiveMQ password")
+    checkpoint_file: Path = Field(
+        Path("checkpoint.json"), description="Reference-format per-schedd history checkpoints (import/export)"
+    )
+    monit_schema_file: Path = Field(
+        Path("JobMonitoring.json"), description="Example MONIT document whose field types AMQ messages follow"
+    )
     affiliation_file: Path = Field(
         Path(".affiliation_dir.json"),
+        description="User -> institute/country directory cache (also AFFILIATION_DIR_LOCATION)",
         validation_alias=AliasChoices("affiliation_file", "AFFILIATION_DIR_LOCATION", "SPIDER_AFFILIATION_FILE"),
     )
 
