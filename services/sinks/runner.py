@@ -1,0 +1,452 @@
+"""The sink runner: Kafka document topics -> one target, without loss and without blocking a partition.
+
+One consumer group per target, so a slow or down target never holds back another. The consumer thread
+decodes and batches; a small pool writes batches concurrently. A partition's offset is committed only up to
+the lowest offset whose document is not yet written or dead-lettered (services/sinks/offsets.py), so a crash
+re-sends at most what was in flight, and targets make that harmless with idempotent writes (document ids).
+
+While the target is unavailable the writers retry forever with jittered exponential backoff and the
+consumer pauses its partitions (still polling, so it keeps its group membership); it resumes once a write
+succeeds. Rejected and undecodable documents go to the dead-letter topic and are acknowledged after the
+dead-letter record is delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from services.common import dead_letter
+from services.common import document_message as docmsg
+from services.common.document_message import DocMessage
+from services.sinks import metrics
+from services.sinks.batching import Batch, Batcher
+from services.sinks.config import SinkConfig
+from services.sinks.errors import Rejection, TargetUnavailable
+from services.sinks.offsets import PartitionOffsets
+
+__all__ = ["Initializable", "Rejection", "SinkRunner", "Target", "TargetUnavailable", "backoff_delay"]
+
+log = logging.getLogger(__name__)
+
+COMMIT_INTERVAL_S = 1.0
+LAG_INTERVAL_S = 5.0
+POLL_TIMEOUT_S = 0.1
+
+
+class Target(Protocol):
+    """Where a sink writes. `write` blocks until the target accepted every document it does not return as
+    rejected; it raises TargetUnavailable for a retryable whole-batch failure. Called from several threads."""
+
+    name: str
+
+    def write(self, batch: Sequence[DocMessage]) -> list[Rejection]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Initializable(Protocol):
+    """A target with set-up to do before the first write (index templates); idempotent, may raise
+    TargetUnavailable. `spider sink KIND --init` runs only this."""
+
+    def initialize(self) -> None: ...
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with equal jitter: between half and all of min(cap, base * 2**attempt)."""
+    ceiling = min(cap, base * (2 ** min(attempt, 32)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(slots=True)
+class _Item:
+    raw: Message
+    tracker: PartitionOffsets
+    msg: DocMessage | None = None
+
+
+@dataclass(slots=True)
+class _Done:
+    items: list[_Item]
+    rejections: list[Rejection] = field(default_factory=list)
+    written: bool = True
+
+
+class SinkRunner:
+    """Consume the document topics into one target until `stop()`; see the module docstring."""
+
+    def __init__(self, target: Target, config: SinkConfig, *, group_id: str | None = None) -> None:
+        self.target = target
+        self.config = config
+        self.group_id = group_id or f"{config.consumer_group_prefix}-{target.name}"
+        self.topics = [config.kafka.topic(t) for t in config.topics]
+        self.dlq_topic = config.kafka.topic(config.dlq_topic)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._done: queue.Queue[_Done] = queue.Queue()
+        self._trackers: dict[tuple[str, int], PartitionOffsets] = {}
+        self._ready: deque[Batch[_Item]] = deque()
+        self._batcher: Batcher[_Item] = Batcher(config.batch_size, config.batch_bytes, config.linger_s)
+        self._in_flight = 0
+        self._paused = False
+        self._outage_since: float | None = None
+        self._outage_lock = threading.Lock()
+        self._last_commit = 0.0
+        self._last_lag = 0.0
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._service = dead_letter.service_identity(f"sink-{target.name}")
+
+    # -- public -----------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the runner to finish: in-flight batches complete (or give up if the target is down), offsets
+        are committed, the consumer leaves its group."""
+        self._stop.set()
+        self._wake.set()
+
+    def ready(self) -> bool | str:
+        """Readiness for /readyz: not ready while the target is unavailable."""
+        return True if self._outage_since is None else f"target {self.target.name} unavailable"
+
+    def run(self) -> None:
+        kafka = self.config.kafka.client_config()
+        self._consumer = Consumer(
+            {
+                **kafka,
+                "group.id": self.group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "partition.assignment.strategy": "cooperative-sticky",
+                "queued.max.messages.kbytes": 16384,
+            }
+        )
+        self._producer = Producer({**kafka, "enable.idempotence": True, "linger.ms": 20})
+        log.info(
+            "sink starting",
+            extra={"target": self.target.name, "group": self.group_id, "topics": self.topics},
+        )
+        pool = ThreadPoolExecutor(self.config.max_in_flight, thread_name_prefix=f"sink-{self.target.name}")
+        try:
+            if isinstance(self.target, Initializable):
+                self._retrying(self.target.initialize)
+            self._consumer.subscribe(
+                self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            )
+            while not self._stop.is_set():
+                self._step(pool)
+            self._shutdown(pool)
+        except _Stopped:
+            log.info("stopped before the target became available", extra={"target": self.target.name})
+        finally:
+            pool.shutdown(wait=True)
+            self._consumer.close()
+            self._producer.flush(10)
+            self.target.close()
+            log.info("sink stopped", extra={"target": self.target.name})
+
+    # -- main loop ------------------------------------------------------------------------------------------
+
+    def _step(self, pool: ThreadPoolExecutor) -> None:
+        assert self._consumer is not None and self._producer is not None
+        self._drain_done(block=False)
+        self._submit_ready(pool)
+        self._set_paused(self._outage_since is not None)
+        if self._ready and not self._paused:
+            # Every writer is busy and a full batch waits: let a writer finish before reading more.
+            self._drain_done(block=True)
+        else:
+            for raw in self._consumer.consume(num_messages=1000, timeout=POLL_TIMEOUT_S):
+                self._accept(raw)
+        due = self._batcher.due()
+        if due is not None:
+            self._ready.append(due)
+        self._producer.poll(0)
+        now = time.monotonic()
+        if now - self._last_commit >= COMMIT_INTERVAL_S:
+            self._commit(asynchronous=True)
+        if now - self._last_lag >= LAG_INTERVAL_S:
+            self._update_lag()
+
+    def _accept(self, raw: Message) -> None:
+        error = raw.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                return
+            log.warning("kafka consumer error: %s", error, extra={"target": self.target.name})
+            return
+        tp = (raw.topic(), raw.partition())
+        tracker = self._trackers.get(tp)
+        if tracker is None:
+            tracker = self._trackers[tp] = PartitionOffsets()
+        if not tracker.add(raw.offset()):
+            return
+        metrics.DOCUMENTS.labels(raw.topic(), self.target.name, "in").inc()
+        item = _Item(raw, tracker)
+        try:
+            item.msg = docmsg.decode(raw.key(), raw.value(), raw.headers())
+        except docmsg.MalformedDocument as exc:
+            metrics.DOCUMENTS.labels(raw.topic(), self.target.name, "undecodable").inc()
+            self._dead_letter(item, f"undecodable document message: {exc}", "undecodable")
+            return
+        self._ready.extend(self._batcher.add(item, len(raw.value() or b"")))
+
+    def _submit_ready(self, pool: ThreadPoolExecutor) -> None:
+        while self._ready and self._in_flight < self.config.max_in_flight:
+            batch = self._ready.popleft()
+            self._in_flight += 1
+            metrics.IN_FLIGHT.labels(self.target.name).set(self._in_flight)
+            pool.submit(self._write, batch.items)
+
+    def _drain_done(self, block: bool) -> None:
+        try:
+            done = self._done.get(timeout=POLL_TIMEOUT_S) if block else self._done.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._in_flight -= 1
+            metrics.IN_FLIGHT.labels(self.target.name).set(self._in_flight)
+            self._complete(done)
+            try:
+                done = self._done.get_nowait()
+            except queue.Empty:
+                return
+
+    def _complete(self, done: _Done) -> None:
+        if not done.written:
+            return
+        rejected = {id(r.msg): r.reason for r in done.rejections}
+        for item in done.items:
+            topic = item.raw.topic()
+            reason = rejected.get(id(item.msg))
+            if reason is None:
+                metrics.DOCUMENTS.labels(topic, self.target.name, "out").inc()
+                item.tracker.ack(item.raw.offset())
+            elif self._owned(item):
+                metrics.DOCUMENTS.labels(topic, self.target.name, "rejected").inc()
+                self._dead_letter(item, reason, "rejected")
+
+    def _owned(self, item: _Item) -> bool:
+        """Whether the item's partition is still ours (not revoked since it was consumed)."""
+        return self._trackers.get((item.raw.topic(), item.raw.partition())) is item.tracker
+
+    # -- dead letters ---------------------------------------------------------------------------------------
+
+    def _dead_letter(self, item: _Item, reason: str, reason_class: str) -> None:
+        """Record the document in the dead-letter topic; its offset is acknowledged once that is delivered."""
+        assert self._producer is not None
+        raw = item.raw
+        log.warning(
+            "document %s: %s",
+            reason_class,
+            reason,
+            extra={
+                "target": self.target.name,
+                "topic": raw.topic(),
+                "partition": raw.partition(),
+                "offset": raw.offset(),
+            },
+        )
+        metrics.DEAD_LETTERS.labels(self.target.name, reason_class).inc()
+        if self.config.dlq_policy == "log":
+            item.tracker.ack(raw.offset())
+            return
+        origin = dead_letter.Origin(
+            raw.topic(), raw.partition(), raw.offset(), raw.key(), raw.value(), raw.headers() or ()
+        )
+        letter = dead_letter.record(
+            f"sink-{self.target.name}",
+            reason,
+            origin,
+            self._service,
+            details={"target": self.target.name, "class": reason_class},
+        )
+        key, value = dead_letter.encode(letter)
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is None:
+                item.tracker.ack(raw.offset())
+            else:
+                log.error("dead-letter delivery failed, retrying: %s", err, extra={"target": self.target.name})
+                self._producer.produce(self.dlq_topic, value, key, on_delivery=delivered)
+
+        while True:
+            try:
+                self._producer.produce(self.dlq_topic, value, key, on_delivery=delivered)
+                return
+            except BufferError:
+                self._producer.poll(0.1)
+
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def _write(self, items: list[_Item]) -> None:
+        """Writer thread: one batch, retried until the target takes it (or the runner stops)."""
+        docs = [item.msg for item in items if item.msg is not None]
+        try:
+            rejections = self._retrying(lambda: self.target.write(docs), batch_size=len(docs))
+            self._done.put(_Done(items, rejections or []))
+        except _Stopped:
+            self._done.put(_Done(items, written=False))
+        except BaseException:
+            log.exception("writer crashed", extra={"target": self.target.name})
+            self._done.put(_Done(items, written=False))
+            self.stop()
+
+    def _retrying(self, call, batch_size: int | None = None):
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                result = call()
+            except TargetUnavailable as exc:
+                self._mark_outage(exc)
+            except Exception as exc:
+                log.exception("target %s failed unexpectedly; retrying", self.target.name)
+                self._mark_outage(exc)
+            else:
+                if batch_size is not None:
+                    metrics.BULK_DURATION.labels(self.target.name).observe(time.perf_counter() - started)
+                    metrics.BATCH_SIZE.labels(self.target.name).observe(batch_size)
+                self._mark_recovered()
+                return result
+            if self._stop.is_set():
+                raise _Stopped
+            metrics.RETRIES.labels(self.target.name).inc()
+            self._wake.wait(backoff_delay(attempt, self.config.backoff_base_s, self.config.backoff_max_s))
+            attempt += 1
+
+    def _mark_outage(self, exc: BaseException) -> None:
+        with self._outage_lock:
+            if self._outage_since is not None:
+                return
+            self._outage_since = time.monotonic()
+            self._wake.clear()
+        metrics.OUTAGE.labels(self.target.name).set(1)
+        metrics.OUTAGES.labels(self.target.name).inc()
+        log.warning(
+            "target unavailable, pausing consumption and retrying: %s",
+            exc,
+            extra={"target": self.target.name, "error_type": type(exc).__name__},
+        )
+
+    def _mark_recovered(self) -> None:
+        with self._outage_lock:
+            if self._outage_since is None:
+                return
+            down_s = time.monotonic() - self._outage_since
+            self._outage_since = None
+            self._wake.set()
+        metrics.OUTAGE.labels(self.target.name).set(0)
+        log.warning("target available again after %.1f s, resuming", down_s, extra={"target": self.target.name})
+
+    # -- partitions, pausing, commits -----------------------------------------------------------------------
+
+    def _set_paused(self, paused: bool) -> None:
+        assert self._consumer is not None
+        if paused == self._paused:
+            return
+        self._paused = paused
+        assignment = self._consumer.assignment()
+        if assignment:
+            (self._consumer.pause if paused else self._consumer.resume)(assignment)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._trackers[(tp.topic, tp.partition)] = PartitionOffsets()
+        if self._paused and partitions:
+            consumer.pause(partitions)
+        log.info(
+            "partitions assigned: %s",
+            [f"{tp.topic}[{tp.partition}]" for tp in partitions],
+            extra={"target": self.target.name},
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Commit what is done for the revoked partitions, then forget their pending and in-flight work."""
+        self._drain_done(block=False)
+        self._producer.poll(0)
+        self._commit(asynchronous=False, only={(tp.topic, tp.partition) for tp in partitions})
+        self._forget(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        for tp in gone:
+            self._trackers.pop(tp, None)
+
+        def kept(item: _Item) -> bool:
+            return (item.raw.topic(), item.raw.partition()) not in gone
+
+        self._batcher.drop(kept)
+        for batch in self._ready:
+            batch.items[:] = [item for item in batch.items if kept(item)]
+        while self._ready and not self._ready[0].items:
+            self._ready.popleft()
+
+    def _commit(self, asynchronous: bool, only: set[tuple[str, int]] | None = None) -> None:
+        assert self._consumer is not None
+        self._last_commit = time.monotonic()
+        offsets = []
+        for (topic, partition), tracker in self._trackers.items():
+            if only is not None and (topic, partition) not in only:
+                continue
+            position = tracker.committable()
+            if position is not None:
+                offsets.append((TopicPartition(topic, partition, position), tracker))
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=[tp for tp, _ in offsets], asynchronous=asynchronous)
+        except KafkaException as exc:
+            log.warning("offset commit failed: %s", exc, extra={"target": self.target.name})
+            return
+        for tp, tracker in offsets:
+            tracker.mark_committed(tp.offset)
+
+    def _update_lag(self) -> None:
+        assert self._consumer is not None
+        self._last_lag = time.monotonic()
+        per_topic: dict[str, int] = {}
+        for (topic, partition), tracker in list(self._trackers.items()):
+            try:
+                _low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if high < 0 or tracker.committed is None:
+                continue
+            per_topic[topic] = per_topic.get(topic, 0) + max(0, high - tracker.committed)
+        for topic, lag in per_topic.items():
+            metrics.LAG.labels(topic, self.target.name).set(lag)
+
+    def _shutdown(self, pool: ThreadPoolExecutor) -> None:
+        """Finish: send the partial batch, wait for the writers, deliver dead letters, commit."""
+        assert self._producer is not None
+        final = self._batcher.flush()
+        if final is not None:
+            self._ready.append(final)
+        while self._ready or self._in_flight:
+            if self._outage_since is None:
+                self._submit_ready(pool)
+            else:
+                self._ready.clear()  # not written, not committed: the next run reads them again
+            self._drain_done(block=True)
+        self._producer.flush(30)
+        self._commit(asynchronous=False)
+
+
+class _Stopped(Exception):
+    """The runner stopped while a write was still waiting for the target."""
