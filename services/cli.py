@@ -12,6 +12,7 @@ import typer
 from services.collector.config import CollectorConfig
 from services.common import version
 from services.common.config import SpiderSettings, load_settings
+from services.common.config_docs import render as render_config_docs
 from services.common.errors import NotBuiltYet, SpiderError
 from services.common.show_config import show
 from services.converter.config import ConverterConfig
@@ -53,6 +54,27 @@ def config_show(
         raise typer.BadParameter(f"unknown service {unknown[0]!r}; choose from {', '.join(SERVICE_CONFIGS)}")
     configs = {n: load_settings(SERVICE_CONFIGS[n], config, workdir=workdir) for n in names}
     typer.echo(orjson.dumps(show(configs), option=orjson.OPT_INDENT_2).decode())
+
+
+@config_app.command("docs")
+def config_docs(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write; - for stdout")] = Path(
+        "docs/configuration.md"
+    ),
+    check: Annotated[bool, typer.Option(help="Exit 1 if the file differs from the generated text")] = False,
+) -> None:
+    """Generate the configuration reference (every setting, env var, TOML key, default) from the config classes."""
+    text = render_config_docs(SERVICE_CONFIGS)
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+    elif check:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            typer.echo(f"{output} is out of date: run `spider config docs`", err=True)
+            raise typer.Exit(1)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
 
 
 def _not_built(command: str, area: str):
