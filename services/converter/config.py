@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from services.common.config import SpiderSettings
 
 
 class ConverterConfig(SpiderSettings):
     section = "converter"
+
+    group_id: str = Field("spider-converter", description="Kafka consumer group (faust app id) shared by workers")
+    concurrency: int = Field(1, ge=1, description="Agent instances per worker process")
+    batch_size: int = Field(500, ge=1, description="Messages converted before their outputs are awaited and acked")
+    batch_timeout_s: float = Field(0.2, gt=0, description="Longest wait to fill a batch")
+    session_timeout_s: float = Field(
+        10.0, gt=0, description="Kafka session timeout: how fast a dead worker's partitions move"
+    )
+    heartbeat_interval_s: float = Field(3.0, gt=0)
+    commit_interval_s: float = Field(2.0, gt=0, description="Commit acknowledged offsets at least this often")
+    commit_every: int = Field(5000, ge=1, description="... or after this many acknowledged messages")
+    send_retry_max_s: float = Field(30.0, gt=0, description="Longest back-off between retries of a failed output send")
+    reduce_running: bool = Field(
+        True, description="Keep only the running_fields set in Running/Idle/Held queue documents"
+    )
+    declare_topics: bool = Field(True, description="Create missing input/output topics with their TopicSpec settings")
+    datadir: str = Field("/tmp/spider-converter", description="faust data directory (nothing persistent: no tables)")

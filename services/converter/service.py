@@ -1,0 +1,257 @@
+"""`spider converter`: the faust-streaming service, raw ads in, documents out.
+
+At-least-once without loss: the agent reads a batch with manual acks (`noack_take`), converts it, sends every
+output and waits until Kafka acknowledged all of them (failed sends are retried, never skipped), and only then
+acks the input events. faust commits only the highest contiguous acked offset, so a crash or SIGKILL at any
+point replays the unacknowledged tail: duplicates are possible, loss is not. Document ids are deterministic,
+so a duplicate overwrites the same document in the sinks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import faust
+from aiokafka.helpers import create_ssl_context
+from prometheus_client import Counter, Histogram
+
+from services.common import logs, observability, topics, version
+from services.common.config import KafkaSettings
+from services.common.dead_letter import Origin, service_identity
+from services.converter.config import ConverterConfig
+from services.converter.convert import ConversionContext
+from services.converter.pipeline import STAGE, Converted, DeadLettered, Dropped, Outcome, step
+
+log = logging.getLogger(__name__)
+
+MESSAGES = Counter(
+    "spider_converter_messages",
+    "Raw messages processed, by input topic and outcome (converted, dead_lettered, dropped)",
+    ["topic", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "spider_converter_dead_letters", "Raw messages sent to the dead-letter topic, by reason", ["reason"]
+)
+SEND_RETRIES = Counter("spider_converter_send_retries", "Output sends that failed and were retried", ["topic"])
+BATCH_SECONDS = Histogram(
+    "spider_converter_batch_duration_seconds",
+    "Time to convert a batch and have all its outputs acknowledged",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+Output = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]] | None]
+
+
+def broker_urls(kafka: KafkaSettings) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",") if server.strip()]
+
+
+def broker_credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """faust's form of the security settings librdkafka clients get from `KafkaSettings.client_config()`."""
+    conf = kafka.client_config()
+    context: ssl.SSLContext | None = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = create_ssl_context(
+            cafile=conf.get("ssl.ca.location"),
+            certfile=conf.get("ssl.certificate.location"),
+            keyfile=conf.get("ssl.key.location"),
+            password=conf.get("ssl.key.password"),
+        )
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=conf.get("sasl.username"),
+            password=conf.get("sasl.password"),
+            mechanism=conf.get("sasl.mechanism", "PLAIN"),
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
+class Routes:
+    """Output topic of each input topic; queue and history stay apart all the way to the sinks."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.inputs = (kafka.topic(topics.RAW_QUEUE), kafka.topic(topics.RAW_HISTORY))
+        self.documents = {
+            kafka.topic(topics.RAW_QUEUE): kafka.topic(topics.DOCS_QUEUE),
+            kafka.topic(topics.RAW_HISTORY): kafka.topic(topics.DOCS_HISTORY),
+        }
+        self.dead_letters = kafka.topic(topics.DLQ_CONVERTER)
+
+    def output(self, source_topic: str, outcome: Outcome) -> Output | None:
+        if isinstance(outcome, Converted):
+            return self.documents[source_topic], outcome.key, outcome.value, outcome.headers
+        if isinstance(outcome, DeadLettered):
+            return self.dead_letters, outcome.key, outcome.value, None
+        return None
+
+
+def _outcome_name(outcome: Outcome) -> str:
+    if isinstance(outcome, Converted):
+        return "converted"
+    return "dead_lettered" if isinstance(outcome, DeadLettered) else "dropped"
+
+
+class Contexts:
+    """The conversion context for the next batch: fixed identity, affiliations as currently on disk."""
+
+    def __init__(self, cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any] | None]) -> None:
+        self._affiliations = affiliations
+        self._identity = {
+            "git_hash": version.git_hash(),
+            "hostname": version.hostname(),
+            "username": version.username(),
+            "converter_version": version.package_version(),
+        }
+        self._reduce = cfg.reduce_running
+        self._current: ConversionContext | None = None
+
+    def __call__(self) -> ConversionContext:
+        table = self._affiliations()
+        if self._current is None or self._current.affiliations is not table:
+            self._current = ConversionContext(affiliations=table, reduce_running=self._reduce, **self._identity)
+        return self._current
+
+
+class Publisher:
+    """Sends a batch of outputs and returns only once Kafka acknowledged every one of them."""
+
+    def __init__(self, app: faust.App, retry_max_s: float) -> None:
+        self._app = app
+        self._retry_max_s = retry_max_s
+
+    async def publish(self, outputs: list[Output]) -> None:
+        pending = outputs
+        delay = 0.5
+        while pending:
+            producer = self._app.producer
+            futures = [await producer.send(t, k, v, None, None, h) for t, k, v, h in pending]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [out for out, res in zip(pending, results, strict=True) if isinstance(res, BaseException)]
+            if not failed:
+                return
+            error = next(res for res in results if isinstance(res, BaseException))
+            for out in failed:
+                SEND_RETRIES.labels(topic=out[0]).inc()
+            log.warning(
+                "%d of %d output messages not acknowledged (%s); retrying in %.1fs, input offsets held back",
+                len(failed),
+                len(pending),
+                type(error).__name__,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._retry_max_s)
+            pending = failed
+
+
+def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any] | None]) -> faust.App:
+    """The faust app with its one agent; nothing is started until a worker runs it."""
+    app = faust.App(
+        cfg.group_id,
+        broker=broker_urls(cfg.kafka),
+        broker_credentials=broker_credentials(cfg.kafka),
+        store="memory://",
+        datadir=cfg.datadir,
+        autodiscover=False,
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_allow_declare=cfg.declare_topics,
+        broker_session_timeout=cfg.session_timeout_s,
+        broker_heartbeat_interval=cfg.heartbeat_interval_s,
+        broker_rebalance_timeout=max(cfg.session_timeout_s * 3, 30.0),
+        broker_commit_interval=cfg.commit_interval_s,
+        broker_commit_every=cfg.commit_every,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    routes = Routes(cfg.kafka)
+    specs = {cfg.kafka.topic(spec.name): spec for spec in topics.TOPICS}
+    source = app.topic(
+        *routes.inputs,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=specs[routes.inputs[0]].partitions,
+    )
+    outputs = [*routes.documents.values(), routes.dead_letters]
+    declared = [
+        app.topic(
+            name,
+            partitions=specs[name].partitions,
+            retention=specs[name].retention_ms / 1000,
+            config=specs[name].kafka_config(),
+        )
+        for name in (*routes.inputs, *outputs)
+    ]
+    contexts = Contexts(cfg, affiliations)
+    publisher = Publisher(app, cfg.send_retry_max_s)
+    service = service_identity(STAGE)
+
+    @app.task
+    async def declare_topics() -> None:
+        if cfg.declare_topics:
+            for topic in declared:
+                await topic.maybe_declare()
+
+    @app.agent(source, concurrency=cfg.concurrency, name="convert")
+    async def convert_agent(stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(cfg.batch_size, cfg.batch_timeout_s):
+            with BATCH_SECONDS.time():
+                context = contexts()
+                batch: list[Output] = []
+                for event in events:
+                    message = event.message
+                    origin = Origin(message.topic, message.partition, message.offset, message.key, message.value)
+                    outcome = step(message.value, context, origin, service)
+                    MESSAGES.labels(topic=message.topic, outcome=_outcome_name(outcome)).inc()
+                    _log_outcome(outcome, origin)
+                    output = routes.output(message.topic, outcome)
+                    if output is not None:
+                        batch.append(output)
+                await publisher.publish(batch)
+            for event in events:
+                await stream.ack(event)
+
+    return app
+
+
+def _log_outcome(outcome: Outcome, origin: Origin) -> None:
+    if isinstance(outcome, DeadLettered):
+        DEAD_LETTERS.labels(reason=outcome.reason).inc()
+        log.warning(
+            "raw message sent to the dead-letter topic: %s: %s",
+            outcome.reason,
+            outcome.message[:300],
+            extra={"topic": origin.topic, "partition": origin.partition, "offset": origin.offset},
+        )
+    elif isinstance(outcome, Dropped):
+        log.debug("ad dropped by the rules", extra={"job": outcome.job_id})
+
+
+class _Worker(faust.Worker):
+    """A faust worker that keeps spider's log format instead of installing its own."""
+
+    def __init__(self, app: faust.App, cfg: ConverterConfig) -> None:
+        super().__init__(app, loglevel=cfg.log_level, quiet=True, redirect_stdouts=False)
+        self._cfg = cfg
+
+    def _setup_logging(self) -> None:
+        logs.setup("converter", self._cfg.log_level, self._cfg.log_format)
+
+
+def run(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any] | None]) -> None:
+    """Run one worker until SIGTERM/SIGINT; on a clean stop the acknowledged offsets are committed."""
+    logs.setup("converter", cfg.log_level, cfg.log_format)
+    app = build_app(cfg, affiliations)
+    observability.serve(cfg.metrics_port, lambda: "rebalancing" if app.rebalancing else True, service="converter")
+    log.info(
+        "converter starting",
+        extra={"group": cfg.group_id, "inputs": list(Routes(cfg.kafka).inputs), "brokers": cfg.kafka.bootstrap_servers},
+    )
+    _Worker(app, cfg).execute_from_commandline()
