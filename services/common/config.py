@@ -8,6 +8,7 @@ files (etc/collectors.json, etc/es_conf.json, ...) are read unchanged from SPIDE
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import json
 import os
 import tomllib
@@ -17,7 +18,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from services.common import topics
 from services.common.errors import ConfigError
+from services.common.topics import TopicSpec
 
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("spider_config_file", default=None)
 
@@ -125,6 +128,29 @@ def load_es_clusters(path: Path) -> list[ClusterConfig]:
     return clusters
 
 
+class TopicRetention(BaseModel):
+    """How long Kafka keeps messages: the window in which `spider replay` can still recover data."""
+
+    raw_days: float = Field(7, gt=0, description="raw.queue/raw.history: how far back ads can be re-converted")
+    docs_days: float = Field(7, gt=0, description="docs.queue/docs.history: how long a sink may be down without loss")
+    dead_letter_days: float = Field(30, gt=0, description="dlq.converter/dlq.sinks: time to inspect rejected records")
+
+    def apply(self, specs: tuple[TopicSpec, ...]) -> tuple[TopicSpec, ...]:
+        """The specs with these retentions; the compacted checkpoint topic keeps its records forever."""
+        days = {
+            topics.RAW_QUEUE: self.raw_days,
+            topics.RAW_HISTORY: self.raw_days,
+            topics.DOCS_QUEUE: self.docs_days,
+            topics.DOCS_HISTORY: self.docs_days,
+            topics.DLQ_CONVERTER: self.dead_letter_days,
+            topics.DLQ_SINKS: self.dead_letter_days,
+        }
+        return tuple(
+            dataclasses.replace(spec, retention_ms=int(days[spec.name] * topics.DAY_MS)) if spec.name in days else spec
+            for spec in specs
+        )
+
+
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -139,9 +165,16 @@ class KafkaSettings(BaseModel):
     ssl_key_location: Path | None = Field(None, description="Client private key (PEM)")
     ssl_key_password_file: Path | None = Field(None, description="File holding the client key's password")
     topic_prefix: str = Field("spider.", description="Prepended to every topic name")
+    retention: TopicRetention = Field(
+        TopicRetention(), description="Retention of the topics `spider topics create` makes"
+    )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    def topic_specs(self) -> tuple[TopicSpec, ...]:
+        """Every topic of the pipeline with the configured retention (names before the prefix)."""
+        return self.retention.apply(topics.TOPICS)
 
     def client_config(self) -> dict[str, str]:
         """Connection settings in librdkafka's vocabulary, secrets read from their files here."""

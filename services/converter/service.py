@@ -172,7 +172,7 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
         value_serializer="raw",
     )
     routes = Routes(cfg.kafka)
-    specs = {cfg.kafka.topic(spec.name): spec for spec in topics.TOPICS}
+    specs = {cfg.kafka.topic(spec.name): spec for spec in cfg.kafka.topic_specs()}
     source = app.topic(
         *routes.inputs,
         key_serializer="raw",

@@ -1,0 +1,148 @@
+"""The Kafka questions the operator tools ask: groups, members, committed and end offsets, timestamps.
+
+Every call goes through the AdminClient with a timeout, so an unreachable broker gives one clear error
+instead of a hang. Messages are read with a throwaway consumer that only `assign`s, so it never joins or
+commits for any group.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from services.common.config import KafkaSettings
+from services.common.errors import SpiderError
+
+TP = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Member:
+    client_id: str
+    host: str
+
+    def __str__(self) -> str:
+        return f"{self.client_id} on {self.host.lstrip('/')}"
+
+
+@dataclass(frozen=True)
+class Found:
+    """Answer of a by-time offset lookup: offset -1 means no message at or after the time."""
+
+    offset: int
+    timestamp_ms: int
+
+
+class KafkaView:
+    def __init__(self, kafka: KafkaSettings, timeout_s: float = 15.0) -> None:
+        self.kafka = kafka
+        self.timeout_s = timeout_s
+        self.admin = AdminClient({**kafka.client_config(), "socket.connection.setup.timeout.ms": 10000})
+
+    def _wait(self, future, what: str):
+        try:
+            return future.result(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: {what} failed: {exc.args[0].str()}") from None
+        except TimeoutError:
+            raise SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: {what} timed out") from None
+
+    def groups(self) -> list[str]:
+        listed = self._wait(self.admin.list_consumer_groups(request_timeout=self.timeout_s), "listing groups")
+        return sorted(g.group_id for g in listed.valid)
+
+    def members(self, group: str) -> list[Member]:
+        futures = self.admin.describe_consumer_groups([group], request_timeout=self.timeout_s)
+        described = self._wait(futures[group], f"describing group {group}")
+        return [Member(m.client_id, m.host) for m in described.members]
+
+    def partitions(self, topics: Iterable[str]) -> list[TP]:
+        """Partitions of the topics that exist, sorted; unknown topics are skipped."""
+        try:
+            metadata = self.admin.list_topics(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: {exc.args[0].str()}") from None
+        found = []
+        for topic in topics:
+            meta = metadata.topics.get(topic)
+            if meta is not None and meta.error is None:
+                found.extend((topic, p) for p in meta.partitions)
+        return sorted(found)
+
+    def _list_offsets(self, specs: dict[TP, OffsetSpec], what: str) -> dict[TP, Found]:
+        if not specs:
+            return {}
+        request = {TopicPartition(t, p): spec for (t, p), spec in specs.items()}
+        futures = self.admin.list_offsets(request, request_timeout=self.timeout_s)
+        out = {}
+        for tp, future in futures.items():
+            info = self._wait(future, what)
+            out[(tp.topic, tp.partition)] = Found(info.offset, info.timestamp)
+        return out
+
+    def watermarks(self, tps: Iterable[TP]) -> dict[TP, tuple[int, int]]:
+        """(earliest offset still kept, end offset) per partition."""
+        tps = list(tps)
+        low = self._list_offsets({tp: OffsetSpec.earliest() for tp in tps}, "reading earliest offsets")
+        high = self._list_offsets({tp: OffsetSpec.latest() for tp in tps}, "reading end offsets")
+        return {tp: (low[tp].offset, high[tp].offset) for tp in tps}
+
+    def offsets_for_time(self, tps: Iterable[TP], timestamp_ms: int) -> dict[TP, Found]:
+        """First offset whose timestamp is >= the time, per partition (Kafka's ListOffsets by timestamp)."""
+        spec = {tp: OffsetSpec.for_timestamp(timestamp_ms) for tp in tps}
+        return self._list_offsets(spec, "looking up offsets by time")
+
+    def committed(self, group: str) -> dict[TP, int]:
+        """The group's committed offsets (next offset to consume), for every partition it ever committed."""
+        request = [ConsumerGroupTopicPartitions(group)]
+        futures = self.admin.list_consumer_group_offsets(request, request_timeout=self.timeout_s)
+        result = self._wait(futures[group], f"reading committed offsets of {group}")
+        return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+    def commit(self, group: str, offsets: dict[TP, int]) -> None:
+        """Set the group's offsets; Kafka itself refuses this while the group has members."""
+        tps = [TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())]
+        request = [ConsumerGroupTopicPartitions(group, tps)]
+        futures = self.admin.alter_consumer_group_offsets(request, request_timeout=self.timeout_s)
+        result = self._wait(futures[group], f"moving offsets of {group}")
+        failed = [f"{tp.topic}:{tp.partition} ({tp.error.str()})" for tp in result.topic_partitions if tp.error]
+        if failed:
+            raise SpiderError(f"Kafka refused to move offsets of {group}: {', '.join(failed)}")
+
+    def timestamps_at(self, positions: dict[TP, int]) -> dict[TP, int]:
+        """Timestamp (ms) of the first message at or after each position; partitions with none are left out."""
+        if not positions:
+            return {}
+        consumer = Consumer(
+            {
+                **self.kafka.client_config(),
+                "group.id": f"spider-tools-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "enable.partition.eof": True,
+            }
+        )
+        found: dict[TP, int] = {}
+        pending = set(positions)
+        try:
+            consumer.assign([TopicPartition(t, p, o) for (t, p), o in positions.items()])
+            deadline = time.monotonic() + self.timeout_s
+            while pending and time.monotonic() < deadline:
+                msg = consumer.poll(0.5)
+                if msg is None:
+                    continue
+                tp = (msg.topic(), msg.partition())
+                error = msg.error()
+                if tp not in pending or (error is not None and error.code() != KafkaError._PARTITION_EOF):
+                    continue
+                if error is None:
+                    found[tp] = msg.timestamp()[1]
+                pending.discard(tp)
+        finally:
+            consumer.close()
+        return found
