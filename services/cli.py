@@ -16,6 +16,7 @@ from services.common.config_docs import render as render_config_docs
 from services.common.errors import NotBuiltYet, SpiderError
 from services.common.show_config import show
 from services.converter.config import ConverterConfig
+from services.recovery import cli as recovery_cli
 from services.sinks.config import SinkConfig
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -77,6 +78,11 @@ def config_docs(
         typer.echo(f"wrote {output}")
 
 
+app.command("status")(recovery_cli.status)
+app.command("replay")(recovery_cli.replay)
+app.command("purge")(recovery_cli.purge)
+
+
 def _not_built(command: str, area: str):
     def handler() -> None:
         raise NotBuiltYet(command, area)
@@ -90,7 +96,6 @@ for _command, _area in (
     ("converter", "converter"),
     ("convert", "converter"),
     ("sink", "sinks"),
-    ("replay", "replay and disaster recovery"),
     ("demo", "operate-it"),
 ):
     app.command(_command)(_not_built(_command, _area))
