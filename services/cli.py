@@ -83,6 +83,22 @@ app.command("replay")(recovery_cli.replay)
 app.command("purge")(recovery_cli.purge)
 
 
+@app.command("sink")
+def sink_cmd(
+    kind: Annotated[str, typer.Argument(help="Target kind: es, opensearch (amq once built)")],
+    cluster: Annotated[
+        str | None, typer.Option(help="Only this es_conf.json cluster (default: all of the kind)")
+    ] = None,
+    init: Annotated[bool, typer.Option("--init", help="Install index templates and exit")] = False,
+    config: ConfigOption = None,
+    workdir: Annotated[Path | None, typer.Option(help="Reference-layout directory (SPIDER_WORKDIR)")] = None,
+) -> None:
+    """Consume document topics into one target kind (one consumer group per cluster) until SIGTERM."""
+    from services.sinks import command
+
+    command.run(kind, load_settings(SinkConfig, config, workdir=workdir), cluster, init)
+
+
 def _not_built(command: str, area: str):
     def handler() -> None:
         raise NotBuiltYet(command, area)
@@ -95,7 +111,6 @@ for _command, _area in (
     ("collector", "collector"),
     ("converter", "converter"),
     ("convert", "converter"),
-    ("sink", "sinks"),
     ("demo", "operate-it"),
 ):
     app.command(_command)(_not_built(_command, _area))

@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from services.common import dead_letter
 from services.common import document_message as docmsg
 from services.common.document_message import DocMessage
+from services.common.groups import GroupNames
 from services.sinks import metrics
 from services.sinks.batching import Batch, Batcher
 from services.sinks.config import SinkConfig
@@ -89,7 +90,7 @@ class SinkRunner:
     def __init__(self, target: Target, config: SinkConfig, *, group_id: str | None = None) -> None:
         self.target = target
         self.config = config
-        self.group_id = group_id or f"{config.consumer_group_prefix}-{target.name}"
+        self.group_id = group_id or GroupNames(config.kafka, sink_prefix=config.consumer_group_prefix).sink(target.name)
         self.topics = [config.kafka.topic(t) for t in config.topics]
         self.dlq_topic = config.kafka.topic(config.dlq_topic)
         self._stop = threading.Event()

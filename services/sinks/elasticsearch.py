@@ -1,0 +1,50 @@
+"""Elasticsearch 8 as a sink target: the kind-specific client part of services/sinks/bulk.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+
+from services.common import search_clients
+from services.common.config import ClusterConfig
+from services.sinks.bulk import RESPONSE_FILTER, BulkTarget, cluster_targets
+from services.sinks.config import SinkConfig
+from services.sinks.errors import TargetUnavailable
+
+_JSON = {"accept": "application/json", "content-type": "application/json"}
+
+
+class ElasticsearchClient:
+    def __init__(self, es: Elasticsearch) -> None:
+        self.es = es
+
+    def bulk(self, body: bytes) -> Mapping[str, Any]:
+        try:
+            return self.es.bulk(operations=body, filter_path=RESPONSE_FILTER).body
+        except (ApiError, TransportError) as exc:
+            raise _unavailable(exc) from None
+
+    def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
+        try:
+            self.es.perform_request("PUT", f"/_index_template/{name}", body=dict(body), headers=_JSON)
+        except (ApiError, TransportError) as exc:
+            raise _unavailable(exc) from None
+
+    def close(self) -> None:
+        self.es.close()
+
+
+def _unavailable(exc: ApiError | TransportError) -> TargetUnavailable:
+    status = getattr(getattr(exc, "meta", None), "status", None)
+    return TargetUnavailable(f"Elasticsearch {type(exc).__name__}{f' HTTP {status}' if status else ''}: {exc}")
+
+
+def _client(cluster: ClusterConfig, timeout_s: float) -> ElasticsearchClient:
+    return ElasticsearchClient(search_clients.client(cluster, timeout_s))
+
+
+def targets(config: SinkConfig, cluster: str | None = None) -> list[BulkTarget]:
+    return cluster_targets(config, "elasticsearch", "es", cluster, _client)

@@ -1,0 +1,50 @@
+"""OpenSearch 2 as a sink target: the kind-specific client part of services/sinks/bulk.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ImproperlyConfigured, OpenSearchException
+
+from services.common import search_clients
+from services.common.config import ClusterConfig
+from services.sinks.bulk import RESPONSE_FILTER, BulkTarget, cluster_targets
+from services.sinks.config import SinkConfig
+from services.sinks.errors import TargetUnavailable
+
+
+class OpenSearchClient:
+    def __init__(self, client: OpenSearch) -> None:
+        self.client = client
+
+    def bulk(self, body: bytes) -> Mapping[str, Any]:
+        try:
+            return self.client.bulk(body=body, filter_path=RESPONSE_FILTER)
+        except OpenSearchException as exc:
+            raise _unavailable(exc) from None
+
+    def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
+        try:
+            self.client.indices.put_index_template(name=name, body=dict(body))
+        except OpenSearchException as exc:
+            raise _unavailable(exc) from None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _unavailable(exc: OpenSearchException) -> TargetUnavailable:
+    if isinstance(exc, ImproperlyConfigured):
+        raise exc
+    status = getattr(exc, "status_code", None)
+    return TargetUnavailable(f"OpenSearch {type(exc).__name__}{f' HTTP {status}' if status else ''}: {exc}")
+
+
+def _client(cluster: ClusterConfig, timeout_s: float) -> OpenSearchClient:
+    return OpenSearchClient(search_clients.client(cluster, timeout_s))
+
+
+def targets(config: SinkConfig, cluster: str | None = None) -> list[BulkTarget]:
+    return cluster_targets(config, "opensearch", "opensearch", cluster, _client)
