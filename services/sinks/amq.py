@@ -297,14 +297,18 @@ class AmqTarget:
         self.sender.close()
 
 
-def build_target(config: SinkConfig) -> AmqTarget:
-    """The AMQ target of `spider sink amq`: credentials from the workdir, schema and registry from schemas/."""
+def targets(config: SinkConfig, cluster: str | None = None) -> list[AmqTarget]:
+    """`spider sink amq`: one target (the broker list fails over inside it); credentials from the workdir,
+    schema and registry from schemas/."""
+    if cluster is not None:
+        raise ConfigError("--cluster selects an es_conf.json cluster; the amq sink has none (use amq.hosts)")
     credentials = Credentials.from_files(
         config.resolve(config.amq_username_file), config.resolve(config.amq_password_file)
     )
-    return AmqTarget(
+    target = AmqTarget(
         config.amq,
         StompSender(config.amq, credentials),
         schemas.load("field_types.json"),
         schemas.load(monit.SCHEMA_FILE),
     )
+    return [target]

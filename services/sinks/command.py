@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from services.common import logs, observability
 from services.common.errors import ConfigError, SpiderError
-from services.sinks import elasticsearch, opensearch
+from services.sinks import amq, elasticsearch, opensearch
 from services.sinks.config import SinkConfig
 from services.sinks.errors import TargetUnavailable
 from services.sinks.runner import Initializable, SinkRunner, Target
@@ -22,6 +22,7 @@ TargetFactory = Callable[[SinkConfig, str | None], list[Target]]
 FACTORIES: dict[str, TargetFactory] = {
     "es": elasticsearch.targets,
     "opensearch": opensearch.targets,
+    "amq": amq.targets,
 }
 
 
