@@ -1,0 +1,70 @@
+"""Small Kafka helpers for integration tests: private topics, producing with set timestamps, consuming M."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from services.common.config import KafkaSettings
+
+
+def reachable(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def private_kafka() -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers="127.0.0.1:9092", topic_prefix=f"t-{uuid.uuid4().hex[:8]}.")
+
+
+def create_topics(kafka: KafkaSettings, names: list[str], partitions: int) -> list[str]:
+    admin = AdminClient(kafka.client_config())
+    full = [kafka.topic(n) for n in names]
+    futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in full])
+    for future in futures.values():
+        future.result(timeout=30)
+    return full
+
+
+def delete_topics(kafka: KafkaSettings, topics: list[str]) -> None:
+    for future in AdminClient(kafka.client_config()).delete_topics(topics).values():
+        future.result(timeout=30)
+
+
+def produce(kafka: KafkaSettings, topic: str, partition: int, timestamps_ms: list[int]) -> None:
+    producer = Producer(kafka.client_config())
+    for i, ts in enumerate(timestamps_ms):
+        producer.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=partition, timestamp=ts)
+    assert producer.flush(30) == 0
+
+
+def consume_and_commit(kafka: KafkaSettings, group: str, topic: str, partition: int, count: int) -> None:
+    """Read `count` messages from the start of one partition as `group` and commit after them."""
+    consumer = Consumer({**kafka.client_config(), "group.id": group, "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, 0)])
+    read = 0
+    deadline = time.monotonic() + 30
+    while read < count and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            read += 1
+    assert read == count
+    consumer.commit(offsets=[TopicPartition(topic, partition, count)], asynchronous=False)
+    consumer.close()
+
+
+def joined_consumer(kafka: KafkaSettings, group: str, topics: list[str]) -> Consumer:
+    """A consumer that subscribed and got its partitions: the group has an active member until it closes."""
+    assigned: list[TopicPartition] = []
+    consumer = Consumer({**kafka.client_config(), "group.id": group, "session.timeout.ms": 10000})
+    consumer.subscribe(topics, on_assign=lambda _c, parts: assigned.extend(parts))
+    deadline = time.monotonic() + 30
+    while not assigned and time.monotonic() < deadline:
+        consumer.poll(0.2)
+    assert assigned, "the consumer never joined its group"
+    return consumer
