@@ -1,0 +1,132 @@
+"""CMSSW statistics chirped by the job wrapper (ChirpCMSSW*), per step and per input site.
+
+`ChirpCMSSW_<step>_<Stat>` values are folded into `ChirpCMSSW<Stat>`: the maximum for LastUpdate,
+*Events, MaxLumis and MaxFiles, the sum otherwise (text values such as CPU models keep the first one).
+`ChirpCMSSW<step>IOSite_<site>_ReadBytes` / `_ReadTimeMS` pairs become entries of the nested
+`ChirpCMSSW_SiteIO` list. The derived rates and volumes follow (KEvents, InputGB, EventRate...).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from services.converter.registry import TYPES
+from services.converter.values import number
+
+_IOSITE = re.compile(r"ChirpCMSSW(.*?)IOSite_(.*)_(ReadBytes|ReadTimeMS)$")
+_MAXED = ("LastUpdate", "Events", "MaxLumis", "MaxFiles")
+
+
+def _fold(current: Any, value: Any, maxed: bool) -> Any:
+    """Max or sum of two numbers; with a missing or non-numeric side, the value already there stays."""
+    if current is None:
+        return value
+    a, b = number(current), number(value)
+    if a is None or b is None:
+        return current
+    return max(a, b) if maxed else a + b
+
+
+def _int(value: Any) -> Any:
+    return int(value) if number(value) is not None else value
+
+
+def _typed(name: str, value: Any) -> Any:
+    kind = TYPES.get(name)
+    if kind in ("int", "date") and number(value) is not None:
+        return int(value)
+    if kind == "float" and number(value) is not None:
+        return float(value)
+    return value
+
+
+def fold_statistics(result: dict[str, Any]) -> None:
+    """Per-step and per-site keys into their totals and the SiteIO list (in place, like the copy step)."""
+    site_io: list[dict[str, Any]] = []
+    for key in [key for key in result if key.startswith("ChirpCMSSW")]:
+        if "IOSite" in key:
+            match = _IOSITE.match(key)
+            if match is None or match.group(3) != "ReadBytes":
+                continue
+            base = key[: -len("_ReadBytes")]
+            if base + "_ReadTimeMS" not in result:
+                continue
+            site_io.append(
+                {
+                    "SiteName": match.group(2),
+                    "ChirpString": match.group(1).strip("_"),
+                    "ReadBytes": _int(result.pop(key)),
+                    "ReadTimeMS": _int(result.pop(base + "_ReadTimeMS")),
+                }
+            )
+            continue
+        if key.startswith("ChirpCMSSW_"):
+            total = "ChirpCMSSW" + key.split("_", 2)[-1]
+            folded = _fold(result.get(total), result[key], total.endswith(_MAXED))
+            result[total] = _typed(total, folded)
+    if site_io:
+        result["ChirpCMSSW_SiteIO"] = site_io
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def derived_fields(result: dict[str, Any], record_time: int, cpus: int, core_hr: float) -> dict[str, Any]:
+    """Human-sized figures from the folded statistics; only those whose inputs are present."""
+    get = result.get
+    fields: dict[str, Any] = {}
+    if "ChirpCMSSWFiles" in result:
+        fields["CompletedFiles"] = get("ChirpCMSSWFiles")
+    max_files = number(get("ChirpCMSSWMaxFiles"), -1)
+    if max_files > 0:
+        fields["MaxFiles"] = get("ChirpCMSSWMaxFiles")
+    done = get("ChirpCMSSWDone")
+    if "ChirpCMSSWDone" in result:
+        fields["CMSSWDone"] = bool(done)
+        fields["ChirpCMSSWDone"] = int(number(done, 0)) if not isinstance(done, bool) else int(done)
+    elapsed = number(get("ChirpCMSSWElapsed"))
+    events = number(get("ChirpCMSSWEvents"))
+    if elapsed is not None:
+        fields["CMSSWWallHrs"] = elapsed / 3600.0
+    if events is not None:
+        fields["KEvents"] = events / 1000.0
+        fields["MegaEvents"] = events / 1e6
+    last_update = number(get("ChirpCMSSWLastUpdate"))
+    if last_update is not None:
+        since = max(record_time - last_update, 0) / 3600.0
+        fields["SinceLastCMSSWUpdateHrs"] = since
+        if get("Status") == "Completed":
+            fields["StageOutHrs"] = since
+    for source, name, scale in (
+        ("ChirpCMSSWLumis", "CMSSWKLumis", 1000.0),
+        ("ChirpCMSSWReadBytes", "InputGB", 1e9),
+        ("ChirpCMSSWReadTimeMsecs", "ReadTimeHrs", 3600000.0),
+        ("ChirpCMSSWReadTimeMsecs", "ReadTimeMins", 60000.0),
+        ("ChirpCMSSWWriteBytes", "OutputGB", 1e9),
+        ("ChirpCMSSWWriteTimeMsecs", "WriteTimeHrs", 3600000.0),
+        ("ChirpCMSSWWriteTimeMsecs", "WriteTimeMins", 60000.0),
+    ):
+        value = number(get(source))
+        if value is not None:
+            fields[name] = value / scale
+    if fields.get("CMSSWDone") and elapsed is not None and elapsed > 0:
+        rate = _ratio(number(events, 0), float(elapsed * cpus))
+        if rate is not None:
+            fields["CMSSWEventRate"] = rate
+            if rate > 0:
+                fields["CMSSWTimePerEvent"] = 1.0 / rate
+    if core_hr > 0:
+        rate = number(events, 0) / float(core_hr * 3600.0)
+        fields["EventRate"] = rate
+        if rate > 0:
+            fields["TimePerEvent"] = 1.0 / rate
+    reads = number(get("ChirpCMSSWReadOps"))
+    segments = number(get("ChirpCMSSWReadSegments"))
+    vector_reads = number(get("ChirpCMSSWReadVOps"))
+    if reads is not None and segments is not None and reads + segments:
+        fields["ReadOpSegmentPercent"] = reads / float(reads + segments) * 100
+    if reads is not None and vector_reads is not None and reads + vector_reads:
+        fields["ReadOpsPercent"] = reads / float(reads + vector_reads) * 100
+    return fields
