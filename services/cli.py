@@ -9,6 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from deploy.local.cli import stack_app
 from services.collector.config import CollectorConfig
 from services.common import version
 from services.common.config import SpiderSettings, load_settings
@@ -21,7 +22,6 @@ from services.sinks.config import SinkConfig
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
-stack_app = typer.Typer(help="The local stack (Kafka, OpenSearch, Elasticsearch, ActiveMQ) on 127.0.0.1.")
 app.add_typer(config_app, name="config")
 app.add_typer(stack_app, name="stack")
 
@@ -114,8 +114,6 @@ for _command, _area in (
     ("demo", "operate-it"),
 ):
     app.command(_command)(_not_built(_command, _area))
-for _command in ("up", "down", "status", "logs"):
-    stack_app.command(_command)(_not_built(f"stack {_command}", "foundation"))
 
 
 def main() -> None:

@@ -1,0 +1,73 @@
+"""Where the local stack lives and listens.
+
+Every value comes from a default, the environment (SPIDER_STACK_*) or a CLI flag, in that order of precedence.
+The state directory (pid files, data, logs, generated server configs) defaults to `.stack/` in the current
+directory, so each checkout has its own stack; downloads are shared between checkouts in the cache directory.
+Every port is its setting plus `port_offset`, so a second stack (CI in a clone, the up/down test) can run
+beside the default one by setting SPIDER_STACK_PORT_OFFSET alone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.24.3"
+OPENSEARCH_VERSION = "2.19.1"
+ELASTICSEARCH_VERSION = "8.19.3"
+SERVERS = ("kafka", "activemq", "opensearch", "elasticsearch")
+
+
+def _default_cache_dir() -> Path:
+    """root's home is not readable by the unprivileged user that runs the search servers, so root caches in /var."""
+    if os.geteuid() == 0:
+        return Path("/var/cache/spider-stack")
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spider-stack"
+
+
+class StackConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPIDER_STACK_", extra="forbid")
+
+    dir: Path = Field(Path(".stack"), description="State directory: pid files, data, logs")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Downloaded and unpacked servers")
+    host: str = "127.0.0.1"
+    port_offset: int = 0
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    elasticsearch_port: int = 9200
+    opensearch_port: int = 9201
+    stomp_port: int = 61613
+    openwire_port: int = Field(0, description="ActiveMQ OpenWire port; 0 disables it")
+    java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+    activemq_home: Path = Path("/usr/share/activemq")
+    run_user: str = Field("nobody", description="Search servers refuse root; when root, they run as this user")
+    heap: str = "512m"
+    start_timeout: float = Field(180.0, description="Seconds to wait for a server to become healthy")
+
+    def port(self, name: str) -> int:
+        """An effective port: the setting plus the offset (0 stays 0: disabled)."""
+        value = getattr(self, f"{name}_port")
+        return value + self.port_offset if value else 0
+
+    @property
+    def state_dir(self) -> Path:
+        return self.dir.absolute()
+
+    def endpoints(self) -> dict[str, str]:
+        h = self.host
+        return {
+            "kafka": f"{h}:{self.port('kafka')}",
+            "activemq": f"{h}:{self.port('stomp')}",
+            "opensearch": f"http://{h}:{self.port('opensearch')}",
+            "elasticsearch": f"http://{h}:{self.port('elasticsearch')}",
+        }
+
+
+def load_stack_config(**cli: Any) -> StackConfig:
+    """Defaults < SPIDER_STACK_* < CLI flags (flags left at None do not override)."""
+    return StackConfig(**{k: v for k, v in cli.items() if v is not None})

@@ -1,0 +1,54 @@
+"""Health probes, each answering "is the server usable by a client right now" with a short reason."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+
+import stomp
+from confluent_kafka.admin import AdminClient
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def kafka(bootstrap: str, timeout: float = 3.0) -> tuple[bool, str]:
+    """Healthy when the broker answers a metadata request."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.connection.setup.timeout.ms": 2000})
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except Exception as exc:  # confluent-kafka raises KafkaException or a bare exception on timeout
+        return False, f"no metadata: {exc}"
+    return bool(metadata.brokers), f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)"
+
+
+def search(url: str, distribution: str, timeout: float = 3.0) -> tuple[bool, str]:
+    """Healthy when `_cluster/health` is yellow or green on a server of the expected distribution."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            root = json.load(resp)
+        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
+            health = json.load(resp)
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        return False, f"no answer: {exc}"
+    found = root.get("version", {}).get("distribution", "elasticsearch")
+    if found != distribution:
+        return False, f"port answers as {found}, not {distribution}"
+    status = health.get("status")
+    return status in ("yellow", "green"), f"{distribution} {root['version']['number']}, cluster {status}"
+
+
+def stomp_broker(host: str, port: int, timeout: float = 3.0) -> tuple[bool, str]:
+    """Healthy when a STOMP CONNECT is answered with CONNECTED."""
+    conn = stomp.Connection([(host, port)], reconnect_attempts_max=1, timeout=timeout)
+    try:
+        conn.connect(wait=True, headers={"client-id": "spider-stack-probe"})
+    except (stomp.exception.StompException, OSError) as exc:
+        return False, f"no CONNECTED frame: {exc!r}"
+    conn.disconnect()
+    return True, "STOMP CONNECTED"

@@ -1,0 +1,289 @@
+"""The four servers of the local stack: how each is prepared, launched and probed.
+
+Every server keeps its generated config, data and log under `<state dir>/<name>/`; binaries stay in the
+shared cache. Elasticsearch and OpenSearch refuse to run as root, so under root they run as `run_user` and
+their own directories are handed to that user.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from deploy.local import artifacts, health
+from deploy.local.config import ELASTICSEARCH_VERSION, OPENSEARCH_VERSION, StackConfig
+
+
+@dataclass
+class Server:
+    """Base: directories, pid file and log of one server; subclasses say how to run and probe it."""
+
+    cfg: StackConfig
+    name = ""
+
+    @property
+    def dir(self) -> Path:
+        return self.cfg.state_dir / self.name
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "server.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "pid"
+
+    @property
+    def user(self) -> str | None:
+        return None
+
+    def ports(self) -> list[int]:
+        raise NotImplementedError
+
+    def listens(self) -> str:
+        raise NotImplementedError
+
+    def probe(self) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Resolve binaries and write configuration; everything here is idempotent."""
+        raise NotImplementedError
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    @property
+    def java(self) -> str:
+        return str(self.cfg.java_home / "bin" / "java")
+
+    def _resource(self, name: str) -> str:
+        return resources.files("deploy.local").joinpath(name).read_text()
+
+
+class Kafka(Server):
+    """Kafka in KRaft combined mode (broker and controller in one JVM), topics never auto-created."""
+
+    name = "kafka"
+
+    def ports(self) -> list[int]:
+        return [self.cfg.port("kafka"), self.cfg.port("kafka_controller")]
+
+    def listens(self) -> str:
+        return f"{self.cfg.host}:{self.cfg.port('kafka')} (controller {self.cfg.port('kafka_controller')})"
+
+    def probe(self) -> tuple[bool, str]:
+        return health.kafka(f"{self.cfg.host}:{self.cfg.port('kafka')}")
+
+    def properties(self) -> str:
+        host, port, ctrl = self.cfg.host, self.cfg.port("kafka"), self.cfg.port("kafka_controller")
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{host}:{ctrl}",
+            "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctrl}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.dir / "data"),
+            "auto.create.topics.enable": "false",
+            "num.partitions": "1",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+        }
+        return "".join(f"{k}={v}\n" for k, v in settings.items())
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        return [
+            self.java, f"-Xmx{self.cfg.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
+            "-cp", str(self.libs / "*"), main, *args,
+        ]  # fmt: skip
+
+    def prepare(self) -> None:
+        self.libs = artifacts.kafka_classpath(self.cfg.cache_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "server.properties").write_text(self.properties())
+        (self.dir / "log4j2.properties").write_text(self._resource("log4j2.properties"))
+        if not (self.dir / "data" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+            cmd = self._java(
+                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.dir / "server.properties")
+            )
+            result = subprocess.run(cmd, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise artifacts.ArtifactError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
+
+    def command(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.dir / "server.properties"))
+
+
+class ActiveMQ(Server):
+    """ActiveMQ 5 from the Debian package, run in the foreground on the stack's own instance directory."""
+
+    name = "activemq"
+
+    def ports(self) -> list[int]:
+        return [p for p in (self.cfg.port("stomp"), self.cfg.port("openwire")) if p]
+
+    def listens(self) -> str:
+        openwire = f" (openwire {self.cfg.port('openwire')})" if self.cfg.port("openwire") else ""
+        return f"stomp://{self.cfg.host}:{self.cfg.port('stomp')}{openwire}"
+
+    def probe(self) -> tuple[bool, str]:
+        return health.stomp_broker(self.cfg.host, self.cfg.port("stomp"))
+
+    def prepare(self) -> None:
+        jar = self.cfg.activemq_home / "bin" / "activemq.jar"
+        if not jar.is_file():
+            raise artifacts.ArtifactError(
+                f"ActiveMQ not found ({jar} is missing); install it with: apt-get update && apt-get install -y activemq"
+            )
+        conf = self.dir / "conf"
+        for sub in ("conf", "data", "tmp"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        connectors = [
+            f'      <transportConnector name="stomp" uri="stomp://{self.cfg.host}:{self.cfg.port("stomp")}"/>'
+        ]
+        if self.cfg.port("openwire"):
+            connectors.append(
+                f'      <transportConnector name="openwire" uri="tcp://{self.cfg.host}:{self.cfg.port("openwire")}"/>'
+            )
+        xml = self._resource("activemq.xml.template").format(
+            data_dir=self.dir / "data", connectors="\n".join(connectors)
+        )
+        (conf / "activemq.xml").write_text(xml)
+        (conf / "log4j2.properties").write_text(self._resource("log4j2.properties"))
+
+    def command(self) -> list[str]:
+        home, base = self.cfg.activemq_home, self.dir
+        return [
+            self.java, "-Xms64m", f"-Xmx{self.cfg.heap}", "-Djava.awt.headless=true",
+            f"-Dactivemq.home={home}", f"-Dactivemq.base={base}", f"-Dactivemq.conf={base / 'conf'}",
+            f"-Dactivemq.data={base / 'data'}", f"-Djava.io.tmpdir={base / 'tmp'}",
+            f"-Dlog4j2.configurationFile=file:{base / 'conf' / 'log4j2.properties'}",
+            "-jar", str(home / "bin" / "activemq.jar"), "start", f"xbean:file:{base / 'conf' / 'activemq.xml'}",
+        ]  # fmt: skip
+
+
+class SearchServer(Server):
+    """Elasticsearch or OpenSearch from its integ-test zip: no bundled JDK, no plugins, single node."""
+
+    group = ""
+    version = ""
+    distribution_name = ""
+    env_prefix = ""
+
+    @property
+    def user(self) -> str | None:
+        return self.cfg.run_user if os.geteuid() == 0 else None
+
+    def ports(self) -> list[int]:
+        return [self.cfg.port(self.name), self.transport_port]
+
+    @property
+    def transport_port(self) -> int:
+        return self.cfg.port(self.name) + 100
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.cfg.host}:{self.cfg.port(self.name)}"
+
+    def listens(self) -> str:
+        return f"{self.url} (transport {self.transport_port})"
+
+    def probe(self) -> tuple[bool, str]:
+        return health.search(self.url, self.distribution_name)
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "cluster.name": f"spider-{self.name}",
+            "node.name": f"spider-{self.name}",
+            "network.host": self.cfg.host,
+            "http.port": str(self.cfg.port(self.name)),
+            "transport.port": str(self.transport_port),
+            "discovery.type": "single-node",
+            "path.data": str(self.dir / "data"),
+            "path.logs": str(self.dir / "logs"),
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+            "action.destructive_requires_name": "false",
+        }
+
+    def prepare(self) -> None:
+        self.home = artifacts.distribution(self.cfg.cache_dir, self.group, self.name, self.version)
+        conf = self.dir / "config"
+        if not conf.exists():
+            shutil.copytree(self.home / "config", conf)
+            options = conf / "jvm.options"
+            options.write_text(self._jvm_options(options.read_text()))
+        for sub in ("data", "logs"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        if self.user:
+            for path in [self.dir, *self.dir.rglob("*")]:
+                shutil.chown(path, self.user, self._user_group())
+            self.log.touch()
+
+    def _user_group(self) -> int:
+        import pwd
+
+        return pwd.getpwnam(self.user).pw_gid
+
+    def _jvm_options(self, text: str) -> str:
+        """Drop GC file logging and point dump files at our logs: the defaults are relative to the install dir."""
+        logs = self.dir / "logs"
+        lines = []
+        for line in text.splitlines():
+            if "gc.log" in line:
+                continue
+            line = line.replace("-XX:HeapDumpPath=data", f"-XX:HeapDumpPath={logs}")
+            line = line.replace("-XX:ErrorFile=logs/", f"-XX:ErrorFile={logs}/")
+            lines.append(line)
+        return "\n".join(lines) + "\n"
+
+    def command(self) -> list[str]:
+        launcher = self.home / "bin" / self.name
+        return [str(launcher), *(f"-E{k}={v}" for k, v in self.settings().items())]
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env.pop("JAVA_HOME", None)
+        env[f"{self.env_prefix}_JAVA_HOME"] = str(self.cfg.java_home)
+        env[f"{self.env_prefix}_PATH_CONF"] = str(self.dir / "config")
+        env[f"{self.env_prefix}_JAVA_OPTS"] = f"-Xms{self.cfg.heap} -Xmx{self.cfg.heap}"
+        return env
+
+
+class OpenSearch(SearchServer):
+    name = "opensearch"
+    group = "org.opensearch.distribution.integ-test-zip"
+    version = OPENSEARCH_VERSION
+    distribution_name = "opensearch"
+    env_prefix = "OPENSEARCH"
+
+
+class Elasticsearch(SearchServer):
+    name = "elasticsearch"
+    group = "org.elasticsearch.distribution.integ-test-zip"
+    version = ELASTICSEARCH_VERSION
+    distribution_name = "elasticsearch"
+    env_prefix = "ES"
+
+    def settings(self) -> dict[str, str]:
+        return super().settings() | {"xpack.security.enabled": "false"}
+
+
+def all_servers(cfg: StackConfig) -> dict[str, Server]:
+    return {cls.name: cls(cfg) for cls in (Kafka, ActiveMQ, OpenSearch, Elasticsearch)}

@@ -1,0 +1,145 @@
+"""`spider stack up|down|status|logs`: the local stack as one unit.
+
+`up` prepares and starts the selected servers in parallel and waits until each is healthy; a server already
+running from this state dir is left alone, and a healthy server of the same kind already listening on the
+port (another checkout's stack) is reused without being managed. `down` stops only what this state dir's pid
+files name. The config `up` used is recorded in `<state dir>/stack.json`, so `status`, `down` and `logs`
+look at the same ports.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.local import health, process
+from deploy.local.config import SERVERS, StackConfig
+from deploy.local.servers import Server, all_servers
+from services.common.errors import SpiderError
+
+RECORD = "stack.json"
+
+
+class StackError(SpiderError):
+    """A server could not be brought up or a port is taken by something else."""
+
+
+@dataclass
+class Outcome:
+    name: str
+    state: str  # started | running | reused | stopped | down | failed
+    listens: str
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def select(cfg: StackConfig, only: list[str] | None) -> list[Server]:
+    servers = all_servers(cfg)
+    names = only or list(SERVERS)
+    unknown = [n for n in names if n not in servers]
+    if unknown:
+        raise StackError(f"unknown server {unknown[0]!r}; choose from {', '.join(SERVERS)}")
+    return [servers[n] for n in names]
+
+
+def recorded(cfg: StackConfig) -> StackConfig:
+    """The config the last `up` in this state dir used, or `cfg` if none was recorded."""
+    path = cfg.state_dir / RECORD
+    if not path.exists():
+        return cfg
+    saved = json.loads(path.read_text())
+    return StackConfig(**(saved | {"dir": str(cfg.state_dir)}))
+
+
+def up(cfg: StackConfig, only: list[str] | None = None) -> list[Outcome]:
+    servers = select(cfg, only)
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.state_dir / RECORD).write_text(cfg.model_dump_json(indent=2))
+    with ThreadPoolExecutor(len(servers)) as pool:
+        outcomes = list(pool.map(_bring_up, servers))
+    failed = [o for o in outcomes if o.state == "failed"]
+    if failed:
+        raise StackError("; ".join(f"{o.name}: {o.detail}" for o in failed))
+    return outcomes
+
+
+def _bring_up(server: Server) -> Outcome:
+    began = time.monotonic()
+    try:
+        state = _start_or_reuse(server)
+        detail = _wait_healthy(server)
+    except SpiderError as exc:
+        return Outcome(server.name, "failed", server.listens(), time.monotonic() - began, str(exc))
+    return Outcome(server.name, state, server.listens(), time.monotonic() - began, detail)
+
+
+def _start_or_reuse(server: Server) -> str:
+    if process.running_pid(server.pid_file):
+        return "running"
+    taken = [p for p in server.ports() if health.port_open(server.cfg.host, p)]
+    if taken:
+        healthy, detail = server.probe()
+        if healthy:
+            return "reused"
+        raise StackError(f"port {taken[0]} is in use by another program ({detail}); free it or set other ports")
+    server.prepare()
+    process.spawn(server.command(), cwd=server.dir, env=server.env(), log=server.log, pid_file=server.pid_file,
+                  user=server.user)  # fmt: skip
+    return "started"
+
+
+def _wait_healthy(server: Server) -> str:
+    deadline = time.monotonic() + server.cfg.start_timeout
+    pid = process.running_pid(server.pid_file)
+    detail = "not answering yet"
+    while time.monotonic() < deadline:
+        if pid is not None and process.exited_early(pid):
+            raise StackError(f"exited during start-up; last log lines:\n{tail(server.log, 15)}")
+        if health.port_open(server.cfg.host, server.ports()[0]):
+            healthy, detail = server.probe()
+            if healthy:
+                return detail
+        time.sleep(0.25)
+    raise StackError(f"not healthy after {server.cfg.start_timeout:.0f}s ({detail}); see {server.log}")
+
+
+def down(cfg: StackConfig) -> list[Outcome]:
+    servers = select(recorded(cfg), None)
+
+    def stop(server: Server) -> Outcome:
+        began = time.monotonic()
+        stopped = process.stop(server.pid_file)
+        return Outcome(server.name, "stopped" if stopped else "down", server.listens(), time.monotonic() - began)
+
+    with ThreadPoolExecutor(len(servers)) as pool:
+        return list(pool.map(stop, servers))
+
+
+def status(cfg: StackConfig) -> list[Outcome]:
+    def check(server: Server) -> Outcome:
+        managed = process.running_pid(server.pid_file) is not None
+        if not health.port_open(server.cfg.host, server.ports()[0]):
+            return Outcome(server.name, "starting" if managed else "down", server.listens())
+        healthy, detail = server.probe()
+        state = ("running" if managed else "external") if healthy else "unhealthy"
+        return Outcome(server.name, state, server.listens(), detail=detail)
+
+    servers = select(recorded(cfg), None)
+    with ThreadPoolExecutor(len(servers)) as pool:
+        return list(pool.map(check, servers))
+
+
+def tail(path: Path, lines: int) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    with path.open(errors="replace") as fh:
+        return "".join(deque(fh, maxlen=lines)).rstrip()
+
+
+def logs(cfg: StackConfig, name: str | None, lines: int) -> str:
+    servers = select(recorded(cfg), [name] if name else None)
+    return "\n".join(f"==> {s.name}: {s.log} <==\n{tail(s.log, lines)}" for s in servers)
