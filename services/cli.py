@@ -16,6 +16,7 @@ from services.common.config import SpiderSettings, load_settings
 from services.common.config_docs import render as render_config_docs
 from services.common.errors import NotBuiltYet, SpiderError
 from services.common.show_config import show
+from services.converter import cli as converter_cli
 from services.converter.config import ConverterConfig
 from services.recovery import cli as recovery_cli
 from services.sinks.config import SinkConfig
@@ -78,6 +79,8 @@ def config_docs(
         typer.echo(f"wrote {output}")
 
 
+app.command("converter")(converter_cli.converter)
+app.command("convert")(converter_cli.convert)
 app.command("status")(recovery_cli.status)
 app.command("replay")(recovery_cli.replay)
 app.command("purge")(recovery_cli.purge)
@@ -109,8 +112,6 @@ def _not_built(command: str, area: str):
 
 for _command, _area in (
     ("collector", "collector"),
-    ("converter", "converter"),
-    ("convert", "converter"),
     ("demo", "operate-it"),
 ):
     app.command(_command)(_not_built(_command, _area))

@@ -8,11 +8,11 @@ rule all become dead letters carrying the original bytes, so one bad ad never st
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from services.common import dead_letter, document_message, raw_message
+from services.common import dead_letter, document_message, raw_message, version
 from services.common.dead_letter import Origin
 from services.common.document_message import Headers
 from services.converter.convert import ConversionContext, ConversionError, convert
@@ -49,6 +49,27 @@ class Dropped:
 
 
 Outcome = Converted | DeadLettered | Dropped
+
+
+class Contexts:
+    """The conversion context for the next batch: fixed identity, affiliations as currently on disk."""
+
+    def __init__(self, reduce_running: bool, affiliations: Callable[[], Mapping[str, Any] | None]) -> None:
+        self._affiliations = affiliations
+        self._identity = {
+            "git_hash": version.git_hash(),
+            "hostname": version.hostname(),
+            "username": version.username(),
+            "converter_version": version.package_version(),
+        }
+        self._reduce = reduce_running
+        self._current: ConversionContext | None = None
+
+    def __call__(self) -> ConversionContext:
+        table = self._affiliations()
+        if self._current is None or self._current.affiliations is not table:
+            self._current = ConversionContext(affiliations=table, reduce_running=self._reduce, **self._identity)
+        return self._current
 
 
 def step(value: bytes | None, context: ConversionContext, origin: Origin, service: Mapping[str, str]) -> Outcome:

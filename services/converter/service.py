@@ -19,12 +19,12 @@ import faust
 from aiokafka.helpers import create_ssl_context
 from prometheus_client import Counter, Histogram
 
-from services.common import logs, observability, topics, version
+from services.common import logs, observability, topics
 from services.common.config import KafkaSettings
 from services.common.dead_letter import Origin, service_identity
+from services.common.topic_admin import create_topics
 from services.converter.config import ConverterConfig
-from services.converter.convert import ConversionContext
-from services.converter.pipeline import STAGE, Converted, DeadLettered, Dropped, Outcome, step
+from services.converter.pipeline import STAGE, Contexts, Converted, DeadLettered, Dropped, Outcome, step
 
 log = logging.getLogger(__name__)
 
@@ -96,27 +96,6 @@ def _outcome_name(outcome: Outcome) -> str:
     return "dead_lettered" if isinstance(outcome, DeadLettered) else "dropped"
 
 
-class Contexts:
-    """The conversion context for the next batch: fixed identity, affiliations as currently on disk."""
-
-    def __init__(self, cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any] | None]) -> None:
-        self._affiliations = affiliations
-        self._identity = {
-            "git_hash": version.git_hash(),
-            "hostname": version.hostname(),
-            "username": version.username(),
-            "converter_version": version.package_version(),
-        }
-        self._reduce = cfg.reduce_running
-        self._current: ConversionContext | None = None
-
-    def __call__(self) -> ConversionContext:
-        table = self._affiliations()
-        if self._current is None or self._current.affiliations is not table:
-            self._current = ConversionContext(affiliations=table, reduce_running=self._reduce, **self._identity)
-        return self._current
-
-
 class Publisher:
     """Sends a batch of outputs and returns only once Kafka acknowledged every one of them."""
 
@@ -160,7 +139,7 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
         autodiscover=False,
         web_enabled=False,
         topic_disable_leader=True,
-        topic_allow_declare=cfg.declare_topics,
+        topic_allow_declare=False,
         broker_session_timeout=cfg.session_timeout_s,
         broker_heartbeat_interval=cfg.heartbeat_interval_s,
         broker_rebalance_timeout=max(cfg.session_timeout_s * 3, 30.0),
@@ -172,32 +151,10 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
         value_serializer="raw",
     )
     routes = Routes(cfg.kafka)
-    specs = {cfg.kafka.topic(spec.name): spec for spec in cfg.kafka.topic_specs()}
-    source = app.topic(
-        *routes.inputs,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=specs[routes.inputs[0]].partitions,
-    )
-    outputs = [*routes.documents.values(), routes.dead_letters]
-    declared = [
-        app.topic(
-            name,
-            partitions=specs[name].partitions,
-            retention=specs[name].retention_ms / 1000,
-            config=specs[name].kafka_config(),
-        )
-        for name in (*routes.inputs, *outputs)
-    ]
-    contexts = Contexts(cfg, affiliations)
+    source = app.topic(*routes.inputs, key_serializer="raw", value_serializer="raw")
+    contexts = Contexts(cfg.reduce_running, affiliations)
     publisher = Publisher(app, cfg.send_retry_max_s)
     service = service_identity(STAGE)
-
-    @app.task
-    async def declare_topics() -> None:
-        if cfg.declare_topics:
-            for topic in declared:
-                await topic.maybe_declare()
 
     @app.agent(source, concurrency=cfg.concurrency, name="convert")
     async def convert_agent(stream: faust.StreamT) -> None:
@@ -248,6 +205,9 @@ class _Worker(faust.Worker):
 def run(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any] | None]) -> None:
     """Run one worker until SIGTERM/SIGINT; on a clean stop the acknowledged offsets are committed."""
     logs.setup("converter", cfg.log_level, cfg.log_format)
+    if cfg.declare_topics:
+        names = {topics.RAW_QUEUE, topics.RAW_HISTORY, topics.DOCS_QUEUE, topics.DOCS_HISTORY, topics.DLQ_CONVERTER}
+        create_topics(cfg.kafka, specs=tuple(s for s in cfg.kafka.topic_specs() if s.name in names))
     app = build_app(cfg, affiliations)
     observability.serve(cfg.metrics_port, lambda: "rebalancing" if app.rebalancing else True, service="converter")
     log.info(
