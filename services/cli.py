@@ -10,6 +10,7 @@ import orjson
 import typer
 
 from deploy.local.cli import stack_app
+from services.collector import cli as collector_cli
 from services.collector.config import CollectorConfig
 from services.common import version
 from services.common.config import SpiderSettings, load_settings
@@ -25,6 +26,9 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pret
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(stack_app, name="stack")
+app.add_typer(collector_cli.checkpoint_app, name="checkpoint")
+app.add_typer(collector_cli.topics_app, name="topics")
+app.command("collector")(collector_cli.collector)
 
 ConfigOption = Annotated[
     Path | None,
@@ -111,7 +115,6 @@ def _not_built(command: str, area: str):
 
 
 for _command, _area in (
-    ("collector", "collector"),
     ("demo", "operate-it"),
 ):
     app.command(_command)(_not_built(_command, _area))

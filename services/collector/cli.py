@@ -1,0 +1,162 @@
+"""Commands of the collector area: `spider collector`, `spider checkpoint ...`, `spider topics create`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from services.collector.checkpoints import CheckpointStore, dump_reference, read_reference
+from services.collector.config import CollectorConfig
+from services.collector.fromfile import SOURCES, publish_file
+from services.collector.poller import HISTORY, QUEUE
+from services.collector.service import Collector, make_publisher, pool_for
+from services.common import logs, observability
+from services.common.config import load_settings
+from services.common.errors import ConfigError
+from services.common.topic_admin import create_topics
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config file (also SPIDER_CONFIG)", show_default=False)
+]
+EXIT_PARTIAL = 4
+
+checkpoint_app = typer.Typer(help="History checkpoints kept in Kafka (one per schedd).", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _config(config: Path | None, **cli: object) -> CollectorConfig:
+    settings = load_settings(CollectorConfig, config, **cli)
+    logs.setup("collector", settings.log_level, settings.log_format)
+    return settings
+
+
+def collector(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="One queue and one history cycle, then exit (cron)")] = False,
+    from_file: Annotated[
+        Path | None, typer.Option("--from-file", help="Publish the ads of this file instead of polling schedds")
+    ] = None,
+    pool: Annotated[str | None, typer.Option(help="--from-file: pool name stamped on the ads")] = None,
+    schedd: Annotated[str | None, typer.Option(help="--from-file: schedd name stamped on the ads")] = None,
+    source: Annotated[str, typer.Option(help="--from-file: queue or history; --once: queue, history or both")] = "",
+    collectors: Annotated[
+        str | None, typer.Option("--collectors", help="Legacy comma-separated collector hosts (no collectors.json)")
+    ] = None,
+    schedd_filter: Annotated[
+        str | None, typer.Option(help="Comma-separated schedd names to poll (all if unset)")
+    ] = None,
+    pool_dir: Annotated[
+        Path | None, typer.Option(help="Read the pool from ad files in this directory instead of HTCondor (demo)")
+    ] = None,
+    workdir: Annotated[Path | None, typer.Option(help="Reference-layout directory (SPIDER_WORKDIR)")] = None,
+) -> None:
+    """Poll HTCondor schedds (queue and history) into Kafka, or publish an ad file.
+
+    Exit status: 0 all fine; 4 some schedds failed or some ads of the file were skipped; 1-3 errors.
+    """
+    settings = _config(
+        config, workdir=workdir, collector_hosts=_split(collectors), schedd_include=_split(schedd_filter)
+    )
+    publisher = make_publisher(settings)
+    try:
+        if from_file is not None:
+            kind = source or "history"
+            if kind not in SOURCES:
+                raise ConfigError(f"--source must be queue or history with --from-file, got {kind!r}")
+            result = publish_file(from_file, publisher, settings.kafka, pool=pool, schedd=schedd, source=kind)
+            typer.echo(orjson.dumps(result.__dict__).decode())
+            if result.failed:
+                sys.exit(1)
+            if result.skipped:
+                sys.exit(EXIT_PARTIAL)
+            return
+        sources = {"": (QUEUE, HISTORY), "both": (QUEUE, HISTORY), QUEUE: (QUEUE,), HISTORY: (HISTORY,)}.get(source)
+        if sources is None:
+            raise ConfigError(f"--source must be queue, history or both, got {source!r}")
+        service = Collector(settings, pool_for(settings, pool_dir), publisher)
+        if once:
+            results = service.run_once(sources)
+            failed = [r for r in results if not r.ok]
+            typer.echo(
+                orjson.dumps(
+                    {"schedd_polls": len(results), "failed": len(failed), "ads": sum(r.ads for r in results)}
+                ).decode()
+            )
+            if failed:
+                sys.exit(EXIT_PARTIAL)
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        observability.serve(settings.metrics_port, lambda: True, service="collector")
+        service.run_forever(stop)
+    finally:
+        publisher.close()
+
+
+@checkpoint_app.command("show")
+def checkpoint_show(config: ConfigOption = None) -> None:
+    """Print every checkpoint with its age."""
+    settings = _config(config)
+    now = time.time()
+    for name, value in sorted(CheckpointStore(settings.kafka).load().items()):
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value))
+        typer.echo(f"{name}\t{value}\t{stamp}Z\t{(now - value) / 60:.1f} min ago")
+
+
+@checkpoint_app.command("export")
+def checkpoint_export(
+    output: Annotated[Path, typer.Argument(help="checkpoint.json to write; - for stdout")] = Path("-"),
+    config: ConfigOption = None,
+) -> None:
+    """Write the checkpoints in the reference's checkpoint.json format (backup)."""
+    text = dump_reference(CheckpointStore(_config(config).kafka).load())
+    if str(output) == "-":
+        sys.stdout.buffer.write(text)
+    else:
+        output.write_bytes(text)
+
+
+@checkpoint_app.command("import")
+def checkpoint_import(
+    path: Annotated[Path, typer.Argument(help="A reference checkpoint.json")],
+    config: ConfigOption = None,
+) -> None:
+    """Load a reference checkpoint.json into Kafka (migration, restore)."""
+    checkpoints = read_reference(path)
+    CheckpointStore(_config(config).kafka).save(checkpoints)
+    typer.echo(f"imported {len(checkpoints)} checkpoints")
+
+
+@checkpoint_app.command("set")
+def checkpoint_set(
+    schedd: Annotated[str, typer.Argument(help="Schedd name")],
+    epoch: Annotated[float, typer.Argument(help="New checkpoint, epoch seconds")],
+    config: ConfigOption = None,
+) -> None:
+    """Move one schedd's checkpoint (re-read or skip part of its history)."""
+    CheckpointStore(_config(config).kafka).save({schedd: epoch})
+    typer.echo(f"{schedd}: {epoch}")
+
+
+@topics_app.command("create")
+def topics_create(
+    config: ConfigOption = None,
+    partitions: Annotated[int | None, typer.Option(help="Partitions of every multi-partition topic")] = None,
+    replication: Annotated[int, typer.Option(help="Replication factor")] = 1,
+) -> None:
+    """Create every pipeline topic under the configured prefix; existing ones are left unchanged."""
+    settings = _config(config)
+    for outcome in create_topics(settings.kafka, partitions=partitions, replication=replication):
+        typer.echo(f"{outcome.name}\t{outcome.detail}")

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the collector; every per-schedd series is labelled with the schedd name."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+ADS_PUBLISHED = Counter(
+    "spider_collector_ads_published_total",
+    "Ads acknowledged by Kafka, by source (queue, history, file) and schedd",
+    ["source", "schedd"],
+)
+DELIVERY_FAILURES = Counter(
+    "spider_collector_delivery_failures_total", "Ads Kafka did not acknowledge", ["source", "schedd"]
+)
+POLL_FAILURES = Counter(
+    "spider_collector_poll_failures_total",
+    "Polls of a schedd that failed, by reason (error, timeout, delivery, busy, budget)",
+    ["source", "schedd", "reason"],
+)
+COLLECTOR_FAILURES = Counter(
+    "spider_collector_collector_failures_total", "Collector hosts that could not be queried", ["collector"]
+)
+LAST_SUCCESS = Gauge(
+    "spider_collector_last_success_timestamp_seconds",
+    "End of the last successful poll of a schedd",
+    ["source", "schedd"],
+)
+POLL_DURATION = Gauge(
+    "spider_collector_poll_duration_seconds", "Duration of the last poll of a schedd", ["source", "schedd"]
+)
+SNAPSHOT_SIZE = Gauge("spider_collector_queue_snapshot_ads", "Ads in the last queue snapshot of a schedd", ["schedd"])
+CHECKPOINT_AGE = Gauge(
+    "spider_collector_checkpoint_age_seconds", "How far behind now a schedd's history checkpoint is", ["schedd"]
+)
+SKIPPED_ADS = Counter(
+    "spider_collector_skipped_ads_total", "Ads not published because they could not be read", ["source", "schedd"]
+)
