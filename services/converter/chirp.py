@@ -28,16 +28,21 @@ def _fold(current: Any, value: Any, maxed: bool) -> Any:
     return max(a, b) if maxed else a + b
 
 
-def _int(value: Any) -> Any:
-    return int(value) if number(value) is not None else value
+def _int(value: Any) -> int | None:
+    found = number(value)
+    return int(found) if found is not None else None
 
 
 def _typed(name: str, value: Any) -> Any:
+    """The folded total in its registry type (a per-step value of the wrong kind gives null)."""
     kind = TYPES.get(name)
-    if kind in ("int", "date") and number(value) is not None:
-        return int(value)
-    if kind == "float" and number(value) is not None:
-        return float(value)
+    if kind in ("int", "date", "float"):
+        found = number(value)
+        if found is None:
+            return None
+        return float(found) if kind == "float" else int(found)
+    if kind == "string" and value is not None and not isinstance(value, str):
+        return str(value)
     return value
 
 

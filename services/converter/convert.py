@@ -74,8 +74,8 @@ def _required(ad: JobAd) -> tuple[str, int, float]:
     if not isinstance(status, int) or isinstance(status, bool):
         raise ConversionError(f"JobStatus is {status!r:.40}, not an integer")
     qdate = number(ad.get("QDate"))
-    if qdate is None:
-        raise ConversionError(f"QDate is {ad.get('QDate')!r:.40}, not a number")
+    if qdate is None or qdate <= 0:
+        raise ConversionError(f"QDate is {ad.get('QDate')!r:.40}, not a positive number")
     return job_id, status, qdate
 
 

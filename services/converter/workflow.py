@@ -154,7 +154,7 @@ def workflow_fields(result: dict[str, Any], ad: JobAd, analysis: bool) -> dict[s
     job_type = string(ad, "CMS_JobType", "Analysis" if analysis else "Unknown")
     kind = campaign_type(ad, analysis)
     return {
-        "task": ad.get("WMAgent_SubTaskName"),
+        "task": None if ad.get("WMAgent_SubTaskName") is None else string(ad, "WMAgent_SubTaskName", ""),
         "CMS_JobType": job_type,
         "CRAB_AsyncDest": string(ad, "CRAB_AsyncDest", "Unknown"),
         "WMAgent_TaskType": subtask(ad),
