@@ -39,7 +39,10 @@ def converter(
 
 
 def _affiliations(cfg: ConverterConfig) -> Callable[[], Mapping[str, Any] | None]:
-    return lambda: None
+    """The affiliation directory as currently on disk (re-read when the file changes)."""
+    from services.converter.affiliations import AffiliationCache
+
+    return AffiliationCache(cfg.resolve(cfg.affiliation_file)).get
 
 
 def _collection_time(text: str | None) -> float:
