@@ -101,15 +101,20 @@ class BulkTarget:
         self.client = client
         self.template = config.index_template
         self.queue_template = config.queue_index_template
+        # The queue prefix usually extends the main one (cms-queue-* also matches cms-*): it gets the higher
+        # priority, as composable templates of equal priority must not overlap.
+        prefixes = [(config.index_template, config.template_priority)]
+        if config.queue_index_template:
+            prefixes.append((config.queue_index_template, config.template_priority + 1))
         self._template_bodies = {
             prefix: templates.index_template(
                 registry,
                 prefix,
-                priority=config.template_priority,
+                priority=priority,
                 shards=config.number_of_shards,
                 replicas=config.number_of_replicas,
             )
-            for prefix in {config.index_template, config.queue_index_template} - {None}
+            for prefix, priority in prefixes
         }
         self._initialized = False
         self._init_lock = threading.Lock()
