@@ -101,6 +101,11 @@ def _cast(kind: str, name: str, value: Any) -> Any:
         return _to_bool(value)
     if kind == "float":
         return _to_float(name, value)
+    if kind == "nested":
+        ok = isinstance(value, list) and all(isinstance(item, dict) for item in value)
+        return value if ok else _bad("a list of objects", name, value)
+    if kind == "object":
+        return value if isinstance(value, dict) else _bad("an object", name, value)
     return value
 
 

@@ -91,10 +91,10 @@ def _user_fields(result: dict[str, Any], ad: JobAd, analysis: bool) -> dict[str,
     if analysis:
         fields["OutputFiles"] = crab.output_files(ad)
     fqan = ad.get("x509UserProxyFQAN")
-    if isinstance(fqan, str):
-        fields["x509UserProxyFQAN"] = fqan.split(",")
-    elif isinstance(fqan, list):
+    if isinstance(fqan, list):
         fields["x509UserProxyFQAN"] = [str(item) for item in fqan]
+    elif fqan is not None:
+        fields["x509UserProxyFQAN"] = str(fqan).split(",")
     vo = ad.get("x509UserProxyVOName")
     if vo is not None:
         fields["VO"] = str(vo)

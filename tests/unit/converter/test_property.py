@@ -65,7 +65,7 @@ BASE = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     base=BASE,
     extra=st.dictionaries(NAMES, VALUES, max_size=25),
