@@ -27,6 +27,7 @@ _MATCH_PREFIX = "MATCH_EXP_JOB_"
 _RAW_SUFFIX = "_RAW"
 _WMCORE_MESSAGE = re.compile(r"^Chirp_WMCore_[A-Za-z0-9]+_Exception_Message$")
 _DROP = object()
+_EXPR_PREFIX = "/Expr("
 
 
 @functools.lru_cache(maxsize=8192)
@@ -120,31 +121,40 @@ def decode_wmcore_message(name: str, value: Any) -> Any:
         return value
 
 
+@functools.lru_cache(maxsize=8192)
+def _plan(key: str) -> tuple[str, str | None, bool] | None:
+    """(document name, registry type, is a WMCore message) of an attribute; None when not copied."""
+    name = document_name(key)
+    if name is None:
+        return None
+    return name, TYPES.get(name), bool(_WMCORE_MESSAGE.match(name))
+
+
 def copy_attributes(ad: JobAd) -> dict[str, Any]:
     result: dict[str, Any] = {}
     renamed: set[str] = set()
     for key, value in ad.raw.items():
-        name = document_name(key)
-        if name is None:
+        plan = _plan(key)
+        if plan is None:
             continue
+        name, kind, wmcore = plan
         if name == key:
             if name in renamed:
                 continue
         else:
             renamed.add(name)
-        if isinstance(value, str) and is_expression(value):
+        if value.__class__ is str and value.startswith(_EXPR_PREFIX) and is_expression(value):
             value = ad.evaluate(key)
-        if value is ERROR:
-            result.pop(name, None)
-            continue
+            if value is ERROR:
+                result.pop(name, None)
+                continue
         if value is not None:
-            kind = TYPES.get(name)
             if kind is not None:
                 value = _cast(kind, name, value)
                 if value is _DROP:
                     result.pop(name, None)
                     continue
-            if name.startswith("Chirp_WMCore_") and _WMCORE_MESSAGE.match(name):
+            if wmcore:
                 value = decode_wmcore_message(name, value)
         result[name] = value
     return result
