@@ -36,6 +36,6 @@ class CollectorConfig(SpiderSettings):
     schedd_timeout_s: float = Field(300.0, gt=0, description="Time allowed to one schedd for one poll")
     run_budget_s: float = Field(3600.0, gt=0, description="Time allowed to one --once run (reference: 60 min)")
 
-    compression: str = Field("zstd", pattern="^(zstd|lz4)$")
+    compression: str = Field("zstd", pattern="^(zstd|lz4)$", description="Compression of ad messages (zstd or lz4)")
     delivery_timeout_ms: int = Field(120_000, gt=0, description="librdkafka delivery.timeout.ms of ad messages")
-    linger_ms: int = Field(50, ge=0)
+    linger_ms: int = Field(50, ge=0, description="librdkafka linger.ms: wait this long to fill a batch")

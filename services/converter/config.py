@@ -17,7 +17,7 @@ class ConverterConfig(SpiderSettings):
     session_timeout_s: float = Field(
         10.0, gt=0, description="Kafka session timeout: how fast a dead worker's partitions move"
     )
-    heartbeat_interval_s: float = Field(3.0, gt=0)
+    heartbeat_interval_s: float = Field(3.0, gt=0, description="Consumer group heartbeat interval")
     commit_interval_s: float = Field(2.0, gt=0, description="Commit acknowledged offsets at least this often")
     commit_every: int = Field(5000, ge=1, description="... or after this many acknowledged messages")
     send_retry_max_s: float = Field(30.0, gt=0, description="Longest back-off between retries of a failed output send")
