@@ -50,6 +50,7 @@ def up_cmd(
         typer.echo(json.dumps({o.name: cfg.endpoints()[o.name] for o in outcomes}))
     else:
         _print(outcomes)
+    stack.raise_failures(outcomes)
 
 
 @stack_app.command("down")

@@ -60,11 +60,13 @@ def up(cfg: StackConfig, only: list[str] | None = None) -> list[Outcome]:
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     (cfg.state_dir / RECORD).write_text(cfg.model_dump_json(indent=2))
     with ThreadPoolExecutor(len(servers)) as pool:
-        outcomes = list(pool.map(_bring_up, servers))
+        return list(pool.map(_bring_up, servers))
+
+
+def raise_failures(outcomes: list[Outcome]) -> None:
     failed = [o for o in outcomes if o.state == "failed"]
     if failed:
         raise StackError("; ".join(f"{o.name}: {o.detail}" for o in failed))
-    return outcomes
 
 
 def _bring_up(server: Server) -> Outcome:
