@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from services.common import document_message, topics
+from services.common import dead_letter, document_message, topics
 from services.sinks.config import AmqSettings, SinkConfig
 from services.sinks.runner import SinkRunner
 
@@ -112,6 +112,53 @@ def sink_config(kafka, broker, destination: str, group_prefix: str, workdir) -> 
     )
 
 
+@pytest.mark.skipif(not reachable(61613), reason="ActiveMQ of the local stack not running (spider stack up)")
+def test_documents_reach_the_stack_broker_topic_and_a_mistyped_one_is_dead_lettered(kafka, tmp_path):
+    from services.sinks import amq
+
+    destination = f"/topic/t-{uuid.uuid4().hex[:8]}.cms.jobmon.condor"
+    group_prefix = f"t-{uuid.uuid4().hex[:8]}-sink"
+    docs = [history_doc(n) for n in range(200)]
+    docs[7].body["JobStatus"] = "running"
+    config = SinkConfig(
+        workdir=tmp_path,
+        kafka=kafka,
+        consumer_group_prefix=group_prefix,
+        batch_size=50,
+        linger_s=0.1,
+        amq=AmqSettings(hosts=["127.0.0.1:61613"], topic=destination, validation="dead-letter"),
+    )
+    subscriber = Subscriber(61613, destination)
+    [target] = amq.targets(config)
+    runner = SinkRunner(target, config)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        publish(kafka, docs)
+        wait_until(lambda: committed_everything(kafka, f"{group_prefix}-amq"), timeout=60)
+    finally:
+        runner.stop()
+        thread.join(60)
+    received = subscriber.wait_for(199)
+    subscriber.close()
+
+    assert {body["metadata"]["_id"] for _, body in received} == {d.id for d in docs if d is not docs[7]}
+    headers, body = received[0]
+    assert (headers["producer"], headers["persistent"]) == ("condor", "true")
+    assert body["QDate"] == 1699990000000 and body["metadata"]["type"] == "metric"
+    consumer = Consumer({**kafka.client_config(), "group.id": f"{group_prefix}-check", "auto.offset.reset": "earliest"})
+    consumer.subscribe([kafka.topic(topics.DLQ_SINKS)])
+    letter = None
+    deadline = time.monotonic() + 30
+    while letter is None and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            letter = dead_letter.decode(msg.value())
+    consumer.close()
+    assert letter is not None and letter.origin.key == docs[7].id.encode()
+    assert "JobStatus (str)" in letter.reason
+
+
 def test_a_broker_outage_mid_run_loses_nothing(kafka, broker, tmp_path):
     from services.sinks import amq
 
@@ -144,6 +191,7 @@ def test_a_broker_outage_mid_run_loses_nothing(kafka, broker, tmp_path):
     assert all(body["RecordTime"] >= 1700000000000 for _, body in received)
 
 
+@pytest.mark.slow  # each SIGKILL leaves a dead group member until the Kafka session timeout (45 s)
 def test_sigkill_of_the_sink_mid_stream_loses_nothing(kafka, broker, tmp_path):
     destination = f"/queue/t-{uuid.uuid4().hex[:8]}.cms.jobmon.condor"
     group_prefix = f"t-{uuid.uuid4().hex[:8]}-sink"
