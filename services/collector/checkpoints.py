@@ -84,10 +84,18 @@ class CheckpointStore:
                 "enable.partition.eof": True,
             }
         )
+        deadline = time.monotonic() + self.timeout_s
         try:
-            return self._read_all(consumer)
-        except KafkaException as exc:
-            raise CheckpointError(f"cannot read checkpoints from {self.topic}: {exc.args[0].str()}") from None
+            while True:
+                try:
+                    return self._read_all(consumer)
+                except KafkaException as exc:
+                    error: KafkaError = exc.args[0]
+                    if not error.retriable() and error.code() != KafkaError.NOT_LEADER_FOR_PARTITION:
+                        raise CheckpointError(f"cannot read checkpoints from {self.topic}: {error.str()}") from None
+                    if time.monotonic() > deadline:
+                        raise CheckpointError(f"cannot read checkpoints from {self.topic}: {error.str()}") from None
+                    time.sleep(0.2)  # a new topic's leader is being elected, or a broker is moving
         finally:
             consumer.close()
 

@@ -48,15 +48,21 @@ class Collector:
     def run_once(self, sources: tuple[str, ...] = (QUEUE, HISTORY)) -> list[PollResult]:
         """Queue and history cycles side by side, sharing the run's time budget."""
         results: dict[str, list[PollResult]] = {}
+        errors: list[Exception] = []
 
         def run(source: str) -> None:
-            results[source] = self.cycle(source, self.config.run_budget_s)
+            try:
+                results[source] = self.cycle(source, self.config.run_budget_s)
+            except Exception as exc:  # re-raised below, in the caller's thread
+                errors.append(exc)
 
         threads = [threading.Thread(target=run, args=(s,), name=f"cycle-{s}") for s in sources]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if errors:
+            raise errors[0]
         return [r for s in sources for r in results.get(s, [])]
 
     def run_forever(self, stop: threading.Event) -> None:

@@ -1,0 +1,256 @@
+"""The collector against the real Kafka of the local stack, driven by the file-backed pool.
+
+Checkpoints move only after Kafka acknowledged every ad; a collector killed mid-run or cut off from Kafka
+loses no job (duplicates allowed, same key); topics and checkpoints are managed from the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from services.collector.checkpoints import CheckpointStore
+from services.collector.config import CollectorConfig
+from services.collector.discovery import discover
+from services.collector.poller import HISTORY, QUEUE, Poller
+from services.collector.pool import FilePool
+from services.collector.publisher import Publisher
+from services.common import raw_message, topics
+from services.common.config import KafkaSettings
+from services.common.topic_admin import create_topics
+
+from .kafka_helpers import delete_topics, kafka_reachable, private_kafka
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not kafka_reachable(), reason="Kafka of the local stack is not running (spider stack up)"),
+]
+
+DATA = Path(__file__).parents[1] / "data" / "collector_pool"
+T0 = 1_732_460_000  # the fixed clock the ads of tests/data/collector_pool are written around
+POOLS = {"Global": ["cmsgwms-collector-global.cern.ch:9620"], "Volunteer": ["vocms0840.cern.ch:9618"]}
+
+
+def wait_for_leaders(kafka: KafkaSettings) -> None:
+    """New topics answer "not leader" for a moment; wait until every partition has a leader."""
+    admin = AdminClient(kafka.client_config())
+    names = {kafka.topic(spec.name) for spec in topics.TOPICS}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        metadata = admin.list_topics(timeout=10).topics
+        if all(
+            name in metadata
+            and metadata[name].partitions
+            and all(p.leader >= 0 for p in metadata[name].partitions.values())
+            for name in names
+        ):
+            return
+        time.sleep(0.2)
+    raise AssertionError("topics without leader after 30 s")
+
+
+@pytest.fixture
+def kafka() -> Iterator[KafkaSettings]:
+    settings = private_kafka()
+    create_topics(settings, partitions=2)
+    wait_for_leaders(settings)
+    yield settings
+    delete_topics(settings, [settings.topic(spec.name) for spec in topics.TOPICS])
+
+
+@pytest.fixture
+def pool_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "pool"
+    shutil.copytree(DATA, root)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "collectors.json").write_text(json.dumps(POOLS))
+    return root
+
+
+def read_topic(kafka: KafkaSettings, name: str) -> list[tuple[bytes | None, bytes]]:
+    """Every message of a topic, all partitions, from the start."""
+    consumer = Consumer(kafka.client_config() | {"group.id": f"reader-{os.getpid()}-{time.time_ns()}"})
+    topic = kafka.topic(name)
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {}
+    for p in partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        if high > low:
+            ends[p] = high
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    messages = []
+    deadline = time.monotonic() + 30
+    while ends and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error() is not None or msg.partition() not in ends:
+            continue
+        messages.append((msg.key(), msg.value()))
+        if msg.offset() + 1 >= ends[msg.partition()]:
+            del ends[msg.partition()]
+    consumer.close()
+    return messages
+
+
+def job_ids(kafka: KafkaSettings, name: str) -> list[str]:
+    return [raw_message.decode(value).global_job_id for _, value in read_topic(kafka, name)]
+
+
+def make_poller(kafka: KafkaSettings, pool_dir: Path, publisher_kafka: KafkaSettings | None = None, **cfg):
+    config = CollectorConfig(kafka=kafka, delivery_timeout_ms=3000, **cfg)
+    publisher = Publisher(publisher_kafka or kafka, delivery_timeout_ms=config.delivery_timeout_ms, linger_ms=5)
+    poller = Poller(config, FilePool(pool_dir), publisher, CheckpointStore(kafka), clock=lambda: float(T0))
+    return poller, publisher
+
+
+def run(poller: Poller, source: str) -> dict:
+    schedds = discover(poller.pool, POOLS, poller.config.schedd_include)
+    return {r.schedd: r for r in poller.run_cycle(source, schedds, deadline=time.monotonic() + 60)}
+
+
+def test_topics_create_makes_every_topic_once_and_is_idempotent():
+    kafka = private_kafka()
+    first = create_topics(kafka, partitions=3)
+    again = create_topics(kafka)
+    delete_topics(kafka, [kafka.topic(spec.name) for spec in topics.TOPICS])
+    assert sorted(o.name for o in first) == sorted(kafka.topic(spec.name) for spec in topics.TOPICS)
+    assert all(o.created for o in first)
+    assert {o.detail for o in again} == {"already exists"}
+
+
+def test_history_poll_publishes_the_window_and_then_advances_the_checkpoint(kafka, pool_dir):
+    poller, publisher = make_poller(kafka, pool_dir)
+    results = run(poller, HISTORY)
+    publisher.close()
+    assert all(r.ok for r in results.values())
+    ids = job_ids(kafka, topics.RAW_HISTORY)
+    # default look-back 12 h + 12 min: the ads of 11 h, 3 h, 25 min and 5 min ago of each of the 3 schedds
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert CheckpointStore(kafka).load() == {
+        "vocms0250.cern.ch": T0 - 300,
+        "vocms0267.cern.ch": T0 - 300,
+        "crab3@vocms0155.cern.ch": T0 - 300,
+    }
+
+
+def test_messages_are_keyed_by_global_job_id_and_carry_pool_and_schedd(kafka, pool_dir):
+    poller, publisher = make_poller(kafka, pool_dir, schedd_include=["vocms0267.cern.ch"])
+    run(poller, HISTORY)
+    publisher.close()
+    for key, value in read_topic(kafka, topics.RAW_HISTORY):
+        message = raw_message.decode(value)
+        assert key == message.global_job_id.encode()
+        assert (message.source, message.pool, message.schedd) == ("condor_history", "Volunteer", "vocms0267.cern.ch")
+
+
+def test_next_poll_reads_from_the_checkpoint_with_one_period_of_overlap(kafka, pool_dir):
+    poller, publisher = make_poller(kafka, pool_dir, schedd_include=["vocms0250.cern.ch"])
+    run(poller, HISTORY)
+    run(poller, HISTORY)
+    publisher.close()
+    ids = job_ids(kafka, topics.RAW_HISTORY)
+    # second poll: from checkpoint T0-300 minus 720 s: only the ad of 5 min ago comes again
+    twice = [job for job in set(ids) if ids.count(job) == 2]
+    assert len(ids) == 4 + 1
+    assert twice == ["vocms0250.cern.ch#900.5#1732373600"]
+
+
+def test_large_backlog_is_read_in_full_through_small_pages(kafka, pool_dir):
+    poller, publisher = make_poller(kafka, pool_dir, history_page_size=1, schedd_include=["vocms0250.cern.ch"])
+    CheckpointStore(kafka).save({"vocms0250.cern.ch": T0 - 3 * 86400})
+    run(poller, HISTORY)
+    publisher.close()
+    assert len(set(job_ids(kafka, topics.RAW_HISTORY))) == 5  # 2 days, 11 h, 3 h, 25 min, 5 min ago
+
+
+def test_queue_poll_publishes_one_snapshot_per_schedd(kafka, pool_dir):
+    poller, publisher = make_poller(kafka, pool_dir)
+    results = run(poller, QUEUE)
+    publisher.close()
+    assert {r.schedd: r.ads for r in results.values()} == {
+        "vocms0250.cern.ch": 4,
+        "vocms0267.cern.ch": 4,
+        "crab3@vocms0155.cern.ch": 4,
+    }
+    messages = [raw_message.decode(v) for _, v in read_topic(kafka, topics.RAW_QUEUE)]
+    snapshots = {}
+    for m in messages:
+        snapshots.setdefault(m.schedd, set()).add((m.snapshot_id, m.snapshot_time))
+    assert all(len(s) == 1 for s in snapshots.values())
+    assert {t for s in snapshots.values() for _, t in s} == {float(T0)}
+
+
+def test_kafka_outage_leaves_checkpoints_unchanged_and_the_next_run_catches_up(kafka, pool_dir):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{sock.getsockname()[1]}"})
+    CheckpointStore(kafka).save({"vocms0250.cern.ch": T0 - 4 * 3600})
+    poller, publisher = make_poller(kafka, pool_dir, publisher_kafka=dead, schedd_include=["vocms0250.cern.ch"])
+    [result] = run(poller, HISTORY).values()
+    publisher.close(timeout=1)
+    assert (result.ok, result.reason) == (False, "delivery")
+    assert CheckpointStore(kafka).load() == {"vocms0250.cern.ch": T0 - 4 * 3600}
+
+    poller, publisher = make_poller(kafka, pool_dir, schedd_include=["vocms0250.cern.ch"])
+    [result] = run(poller, HISTORY).values()
+    publisher.close()
+    assert result.ok
+    assert len(job_ids(kafka, topics.RAW_HISTORY)) == 3  # 3 h, 25 min, 5 min ago
+    assert CheckpointStore(kafka).load() == {"vocms0250.cern.ch": T0 - 300}
+
+
+def history_ad(schedd: str, proc: int, finished: int) -> str:
+    return (
+        f'*** ProcId = {proc} ClusterId = 5000 Owner = "cmsunified" CompletionDate = {finished}\n'
+        f'GlobalJobId = "{schedd}#5000.{proc}#{finished - 90000}"\nClusterId = 5000\nProcId = {proc}\n'
+        f'JobUniverse = 5\nJobStatus = 4\nCMS_Type = "production"\nQDate = {finished - 90000}\n'
+        f"EnteredCurrentStatus = {finished}\nCompletionDate = {finished}\nRequestCpus = 8\n"
+        f'MATCH_EXP_JOBGLIDEIN_CMSSite = "T2_CH_CERN"\nPayload = "{"x" * 2000}"\n'
+    )
+
+
+def spider(kafka: KafkaSettings, workdir: Path, *args: str, **popen) -> subprocess.Popen:
+    env = os.environ | {
+        "SPIDER_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "SPIDER_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+        "SPIDER_WORKDIR": str(workdir),
+        "SPIDER_LOG_FORMAT": "json",
+    }
+    return subprocess.Popen([sys.executable, "-c", "from services.cli import main; main()", *args], env=env, **popen)
+
+
+def test_collector_killed_mid_run_then_restarted_loses_no_job(kafka, pool_dir):
+    now = int(time.time())
+    schedd = "vocms0250.cern.ch"
+    backlog = 6000
+    with (pool_dir / "schedds" / schedd / "history.ads").open("a") as history:
+        for proc in range(backlog):
+            history.write(history_ad(schedd, proc, now - 3600 + proc // 10))
+    args = ("collector", "--once", "--source", "history", "--schedd-filter", schedd, "--pool-dir", str(pool_dir))
+    first = spider(kafka, pool_dir.parent, *args, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not read_topic(kafka, topics.RAW_HISTORY):
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    published_before_restart = len(job_ids(kafka, topics.RAW_HISTORY))
+    assert published_before_restart > 0
+
+    second = spider(kafka, pool_dir.parent, *args, stderr=subprocess.PIPE)
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err.decode()[-2000:]
+    ids = job_ids(kafka, topics.RAW_HISTORY)
+    wanted = {f"{schedd}#5000.{proc}#{now - 3600 + proc // 10 - 90000}" for proc in range(backlog)}
+    assert wanted <= set(ids)
+    assert CheckpointStore(kafka).load()[schedd] == now - 3600 + (backlog - 1) // 10
