@@ -60,9 +60,9 @@ def down_cmd(state_dir: DirOption = None) -> None:
 
 
 @stack_app.command("status")
-def status_cmd(state_dir: DirOption = None, port_offset: OffsetOption = None) -> None:
-    """What runs, where, and whether it is healthy; exit code 1 unless every server is healthy."""
-    outcomes = stack.status(load_stack_config(dir=state_dir, port_offset=port_offset))
+def status_cmd(state_dir: DirOption = None) -> None:
+    """What runs, where, and whether it is healthy; exit code 1 unless every server of the last `up` is healthy."""
+    outcomes = stack.status(load_stack_config(dir=state_dir))
     _print(outcomes)
     if any(o.state not in ("running", "external") for o in outcomes):
         raise typer.Exit(1)

@@ -46,19 +46,23 @@ def select(cfg: StackConfig, only: list[str] | None) -> list[Server]:
     return [servers[n] for n in names]
 
 
-def recorded(cfg: StackConfig) -> StackConfig:
-    """The config the last `up` in this state dir used, or `cfg` if none was recorded."""
+def recorded(cfg: StackConfig) -> tuple[StackConfig, list[str]]:
+    """The config and the servers of the last `up` in this state dir; `cfg` and all servers if none."""
     path = cfg.state_dir / RECORD
     if not path.exists():
-        return cfg
+        return cfg, list(SERVERS)
     saved = json.loads(path.read_text())
-    return StackConfig(**(saved | {"dir": str(cfg.state_dir)}))
+    return StackConfig(**(saved["config"] | {"dir": str(cfg.state_dir)})), saved["servers"]
 
 
 def up(cfg: StackConfig, only: list[str] | None = None) -> list[Outcome]:
     servers = select(cfg, only)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    (cfg.state_dir / RECORD).write_text(cfg.model_dump_json(indent=2))
+    names = [s.name for s in servers]
+    if (cfg.state_dir / RECORD).exists():
+        names += [n for n in recorded(cfg)[1] if n not in names and process.running_pid(cfg.state_dir / n / "pid")]
+    record = {"config": cfg.model_dump(mode="json"), "servers": [n for n in SERVERS if n in names]}
+    (cfg.state_dir / RECORD).write_text(json.dumps(record, indent=2))
     with ThreadPoolExecutor(len(servers)) as pool:
         return list(pool.map(_bring_up, servers))
 
@@ -110,7 +114,7 @@ def _wait_healthy(server: Server) -> str:
 
 
 def down(cfg: StackConfig) -> list[Outcome]:
-    servers = select(recorded(cfg), None)
+    servers = select(recorded(cfg)[0], None)
 
     def stop(server: Server) -> Outcome:
         began = time.monotonic()
@@ -130,7 +134,7 @@ def status(cfg: StackConfig) -> list[Outcome]:
         state = ("running" if managed else "external") if healthy else "unhealthy"
         return Outcome(server.name, state, server.listens(), detail=detail)
 
-    servers = select(recorded(cfg), None)
+    servers = select(*recorded(cfg))
     with ThreadPoolExecutor(len(servers)) as pool:
         return list(pool.map(check, servers))
 
@@ -143,5 +147,6 @@ def tail(path: Path, lines: int) -> str:
 
 
 def logs(cfg: StackConfig, name: str | None, lines: int) -> str:
-    servers = select(recorded(cfg), [name] if name else None)
+    saved, names = recorded(cfg)
+    servers = select(saved, [name] if name else names)
     return "\n".join(f"==> {s.name}: {s.log} <==\n{tail(s.log, lines)}" for s in servers)
