@@ -27,7 +27,7 @@ from services.collector.discovery import discover
 from services.collector.poller import HISTORY, QUEUE, Poller
 from services.collector.pool import FilePool
 from services.collector.publisher import Publisher
-from services.common import raw_message, topics
+from services.common import dead_letter, raw_message, topics
 from services.common.config import KafkaSettings
 from services.common.topic_admin import create_topics
 
@@ -254,3 +254,45 @@ def test_collector_killed_mid_run_then_restarted_loses_no_job(kafka, pool_dir):
     wanted = {f"{schedd}#5000.{proc}#{now - 3600 + proc // 10 - 90000}" for proc in range(backlog)}
     assert wanted <= set(ids)
     assert CheckpointStore(kafka).load()[schedd] == now - 3600 + (backlog - 1) // 10
+
+
+def test_checkpoint_import_export_and_set_through_the_cli(kafka, tmp_path):
+    reference = {"vocms0250.cern.ch": 1732459400, "crab3@vocms0155.cern.ch": 1732455812.5}
+    (tmp_path / "checkpoint.json").write_text(json.dumps(reference))
+    imported = spider(kafka, tmp_path, "checkpoint", "import", str(tmp_path / "checkpoint.json"))
+    assert imported.wait(60) == 0
+    moved = spider(kafka, tmp_path, "checkpoint", "set", "vocms0250.cern.ch", "1732460000")
+    assert moved.wait(60) == 0
+    exported = spider(kafka, tmp_path, "checkpoint", "export", stdout=subprocess.PIPE)
+    out, _ = exported.communicate(timeout=60)
+    assert json.loads(out) == {"crab3@vocms0155.cern.ch": 1732455812.5, "vocms0250.cern.ch": 1732460000}
+
+
+def test_from_file_publishes_good_ads_and_dead_letters_the_malformed_one_with_its_line(kafka, tmp_path):
+    history = (DATA / "schedds" / "vocms0267.cern.ch" / "history.ads").read_text()
+    broken = history.replace("JobStatus = 4", "JobStatus = = 4", 1)  # the first ad, which starts at line 2
+    path = tmp_path / "history.txt"
+    path.write_text(broken)
+    run = spider(
+        kafka,
+        tmp_path,
+        "collector",
+        "--from-file",
+        str(path),
+        "--pool",
+        "Volunteer",
+        "--schedd",
+        "vocms0267.cern.ch",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 4, err.decode()[-2000:]
+    assert json.loads(out) == {"published": 5, "skipped": 1, "failed": 0, "first_error": None}
+    assert "history.txt line 2: ad skipped" in err.decode()
+    published = [raw_message.decode(v) for _, v in read_topic(kafka, topics.RAW_HISTORY)]
+    assert {(m.source, m.pool, m.schedd) for m in published} == {("condor_history", "Volunteer", "vocms0267.cern.ch")}
+    [(_, letter)] = read_topic(kafka, topics.DLQ_CONVERTER)
+    record = dead_letter.decode(letter)
+    assert record.details == {"file": str(path), "line": 2}
+    assert b"JobStatus = = 4" in record.origin.value
