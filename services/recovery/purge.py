@@ -1,12 +1,13 @@
 """`spider purge`: delete the documents a bad release wrote, found by the git hash stamped on each of them.
 
-Every document carries `metadata.spider_git_hash`; a purge is a delete-by-query on that field (optionally
-narrowed to `RecordTime >= since`) over the sink's daily indices of each cluster. Data already forwarded
+Every document carries `metadata.spider_git_hash`; a purge deletes the documents a query on that field
+(optionally narrowed to `RecordTime >= since`) finds in the sink's daily indices of each cluster. Data already forwarded
 to MONIT through ActiveMQ cannot be deleted from here: the tool prints the request to send to MONIT.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from services.common.search_clients import client
 from services.recovery.timepoints import iso
 
 MONIT_INDEX = "monit_prod_condor_raw_metrics*"
+PAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,12 @@ def query(git_hash: str, since: datetime | None = None, field_prefix: str = "") 
     clauses: list[dict[str, Any]] = [{"term": {f"{field_prefix}metadata.spider_git_hash": git_hash}}]
     if since is not None:
         seconds = int(since.timestamp())
-        value = seconds * 1000 if field_prefix else seconds
-        clauses.append({"range": {f"{field_prefix}RecordTime": {"gte": value}}})
+        # explicit format: a bare number on a date field is read as milliseconds by Elasticsearch 8
+        if field_prefix:
+            bound: dict[str, Any] = {"gte": seconds * 1000, "format": "epoch_millis"}
+        else:
+            bound = {"gte": seconds, "format": "epoch_second"}
+        clauses.append({"range": {f"{field_prefix}RecordTime": bound}})
     return {"bool": {"filter": clauses}}
 
 
@@ -66,18 +72,45 @@ def count(cluster: ClusterConfig, index: str, selector: dict[str, Any]) -> Clust
     return ClusterPurge(cluster.name, {b["key"]: b["doc_count"] for b in buckets})
 
 
-def delete(cluster: ClusterConfig, index: str, selector: dict[str, Any]) -> ClusterPurge:
-    """Delete the matching documents; counts first, so the report says what was there."""
-    before = count(cluster, index, selector)
+def _matching(search: Any, index: str, selector: dict[str, Any]) -> Iterator[list[tuple[str, str]]]:
+    """(index, id) of the matching documents, a page at a time, from a scroll (a snapshot of the query)."""
+    page = search.search(
+        index=index, scroll="5m", body={"query": selector, "size": PAGE, "_source": False, "sort": ["_doc"]}
+    )
+    scroll_id = page.get("_scroll_id")
     try:
-        answer = client(cluster, timeout_s=3600).delete_by_query(
-            index=index, body={"query": selector}, conflicts="proceed", refresh=True, slices="auto"
-        )
+        while page["hits"]["hits"]:
+            yield [(hit["_index"], hit["_id"]) for hit in page["hits"]["hits"]]
+            page = search.scroll(scroll_id=scroll_id, scroll="5m")
+            scroll_id = page.get("_scroll_id", scroll_id)
+    finally:
+        if scroll_id:
+            search.clear_scroll(scroll_id=scroll_id)
+
+
+def delete(cluster: ClusterConfig, index: str, selector: dict[str, Any]) -> ClusterPurge:
+    """Delete the matching documents; counts first, so the report says what was there.
+
+    Scroll + bulk deletes rather than _delete_by_query: the same result, and it also works on clusters
+    without the reindex module (which provides _delete_by_query).
+    """
+    before = count(cluster, index, selector)
+    search = client(cluster, timeout_s=600)
+    deleted = 0
+    try:
+        for page in _matching(search, index, selector):
+            answer = search.bulk(body=[{"delete": {"_index": i, "_id": d}} for i, d in page])
+            results = [next(iter(item.values())) for item in answer["items"]]
+            failed = [r for r in results if r.get("status", 500) >= 300 and r.get("result") != "not_found"]
+            if failed:
+                raise SpiderError(f"cluster {cluster.name}: {len(failed)} deletion(s) failed, e.g. {failed[0]}")
+            deleted += sum(1 for r in results if r.get("result") == "deleted")
+        search.indices.refresh(index=index)
+    except SpiderError:
+        raise
     except Exception as exc:
         raise _failure(cluster, exc) from None
-    if answer.get("failures"):
-        raise SpiderError(f"cluster {cluster.name}: delete-by-query reported failures: {answer['failures'][:3]}")
-    return ClusterPurge(cluster.name, before.counts, int(answer.get("deleted", 0)))
+    return ClusterPurge(cluster.name, before.counts, deleted)
 
 
 def monit_request(git_hash: str, since: datetime | None) -> str:

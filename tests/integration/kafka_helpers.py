@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import uuid
@@ -11,6 +12,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from services.common.config import KafkaSettings
 
+BOOTSTRAP = os.environ.get("SPIDER_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
 
 def reachable(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
@@ -18,8 +21,14 @@ def reachable(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def kafka_reachable() -> bool:
+    host, _, port = BOOTSTRAP.split(",")[0].rpartition(":")
+    return reachable(int(port), host)
+
+
 def private_kafka() -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers="127.0.0.1:9092", topic_prefix=f"t-{uuid.uuid4().hex[:8]}.")
+    """The stack's Kafka (or SPIDER_KAFKA__BOOTSTRAP_SERVERS) with a topic prefix of this test only."""
+    return KafkaSettings(bootstrap_servers=BOOTSTRAP, topic_prefix=f"t-{uuid.uuid4().hex[:8]}.")
 
 
 def create_topics(kafka: KafkaSettings, names: list[str], partitions: int) -> list[str]:
@@ -32,7 +41,8 @@ def create_topics(kafka: KafkaSettings, names: list[str], partitions: int) -> li
 
 
 def delete_topics(kafka: KafkaSettings, topics: list[str]) -> None:
-    for future in AdminClient(kafka.client_config()).delete_topics(topics).values():
+    admin = AdminClient(kafka.client_config())
+    for future in admin.delete_topics(topics).values():
         future.result(timeout=30)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -23,14 +25,14 @@ from .kafka_helpers import (
     create_topics,
     delete_topics,
     joined_consumer,
+    kafka_reachable,
     private_kafka,
     produce,
-    reachable,
 )
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not reachable(9092), reason="Kafka of the local stack is not running (spider stack up)"),
+    pytest.mark.skipif(not kafka_reachable(), reason="Kafka of the local stack is not running (spider stack up)"),
 ]
 
 HOUR_MS = 3600 * 1000
@@ -56,14 +58,16 @@ def raw_topics(kafka):
 
 
 def spider(names: GroupNames, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "SPIDER_KAFKA__TOPIC_PREFIX": names.kafka.topic_prefix,
-        "SPIDER_CONVERTER__GROUP_ID": names.converter,
-        "SPIDER_SINKS__CONSUMER_GROUP_PREFIX": names.sink_prefix,
-    }
-    env.pop("SPIDER_CONFIG", None)
-    return subprocess.run(["spider", *args], capture_output=True, text=True, env=env, timeout=120)
+    """Run the CLI as an operator would, configured by a TOML file naming this test's topics and groups."""
+    config = Path(tempfile.mkdtemp()) / "spider.toml"
+    config.write_text(
+        f'[kafka]\nbootstrap_servers = "{names.kafka.bootstrap_servers}"\ntopic_prefix = "{names.kafka.topic_prefix}"\n'
+        f'[converter]\ngroup_id = "{names.converter}"\n[sinks]\nconsumer_group_prefix = "{names.sink_prefix}"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPIDER_")}
+    return subprocess.run(
+        ["spider", *args, "--config", str(config)], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def minutes(*values: int) -> list[int]:
@@ -145,9 +149,9 @@ def test_replay_to_a_time_before_retention_moves_to_the_earliest_offset_and_says
     queue = raw_topics[0]
     produce(names.kafka, queue, 0, minutes(*range(10)))
     consume_and_commit(names.kafka, names.converter, queue, 0, 10)
-    AdminClient(names.kafka.client_config()).delete_records([TopicPartition(queue, 0, 4)])[
-        TopicPartition(queue, 0, 4)
-    ].result(timeout=30)  # what retention does to old segments
+    admin = AdminClient(names.kafka.client_config())
+    for future in admin.delete_records([TopicPartition(queue, 0, 4)]).values():
+        future.result(timeout=30)  # what retention does to old segments
 
     before = str((T0 - HOUR_MS) // 1000)
     result = spider(names, "replay", names.converter, "--to-time", before, "--topic", "raw.queue", "--yes")

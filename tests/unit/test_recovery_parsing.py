@@ -53,7 +53,9 @@ def test_group_names_follow_the_converter_and_sink_settings():
 def test_purge_query_selects_the_hash_and_narrows_by_record_time():
     since = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
     assert query("abc123") == {"bool": {"filter": [{"term": {"metadata.spider_git_hash": "abc123"}}]}}
-    assert query("abc123", since)["bool"]["filter"][1] == {"range": {"RecordTime": {"gte": 1738324800}}}
+    assert query("abc123", since)["bool"]["filter"][1] == {
+        "range": {"RecordTime": {"gte": 1738324800, "format": "epoch_second"}}
+    }
 
 
 def test_monit_request_uses_monit_field_names_and_milliseconds():
