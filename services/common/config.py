@@ -25,14 +25,21 @@ from services.common.topics import TopicSpec
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("spider_config_file", default=None)
 
 
+def read_text(path: Path, what: str = "file") -> str:
+    """A UTF-8 text file, every failure turned into one ConfigError line naming the file (never its content)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found", path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} is not UTF-8 text (bad byte at offset {exc.start})", path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", path) from None
+
+
 def read_json(path: Path) -> Any:
     """Parse a JSON file, turning every failure into one ConfigError line that names the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", path) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path) from None
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -41,12 +48,7 @@ def read_json(path: Path) -> Any:
 
 def read_secret(path: Path) -> SecretStr:
     """Read a one-line secret file (password, token); the value never reaches a log or an exception."""
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ConfigError("secret file not found", path) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read secret file: {exc.strerror}", path) from None
+    value = read_text(path, "secret file").strip()
     if not value:
         raise ConfigError("secret file is empty", path)
     return SecretStr(value)
@@ -111,6 +113,13 @@ class ClusterConfig(BaseModel):
         return cls(host=hostname, **values)
 
 
+def _validation_reason(exc: ValidationError) -> str:
+    """The first problem with the key it concerns; pydantic's input value is left out (it may be a password)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
 def load_es_clusters(path: Path) -> list[ClusterConfig]:
     data = read_json(path)
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
@@ -120,7 +129,7 @@ def load_es_clusters(path: Path) -> list[ClusterConfig]:
         try:
             clusters.append(ClusterConfig.from_reference_entry(entry))
         except (ValueError, ValidationError) as exc:
-            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            reason = _validation_reason(exc) if isinstance(exc, ValidationError) else str(exc)
             raise ConfigError(f"cluster #{index + 1}: {reason}", path) from None
     names = [c.name for c in clusters]
     if len(set(names)) != len(names):
@@ -208,10 +217,9 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         path = _config_file.get()
         if path is None:
             return {}
+        text = read_text(path, "config file")
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("config file not found", path) from None
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"malformed TOML: {exc}", path) from None
         sections = {cfg.section for cfg in SpiderSettings.__subclasses__()}
@@ -298,8 +306,6 @@ def load_settings(cls: type[S], config_file: Path | None = None, **cli: Any) -> 
     try:
         return cls(**{k: v for k, v in cli.items() if v is not None})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+        raise ConfigError(f"invalid setting {_validation_reason(exc)}") from None
     finally:
         _config_file.reset(token)
