@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,13 +221,19 @@ def history_ad(schedd: str, proc: int, finished: int) -> str:
     )
 
 
-def spider(kafka: KafkaSettings, workdir: Path, *args: str, **popen) -> subprocess.Popen:
-    env = os.environ | {
-        "SPIDER_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "SPIDER_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-        "SPIDER_WORKDIR": str(workdir),
-        "SPIDER_LOG_FORMAT": "json",
-    }
+def spider(
+    kafka: KafkaSettings, workdir: Path, *args: str, env_extra: dict[str, str] | None = None, **popen
+) -> subprocess.Popen:
+    env = (
+        (env_extra or {})
+        | os.environ
+        | {
+            "SPIDER_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "SPIDER_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+            "SPIDER_WORKDIR": str(workdir),
+            "SPIDER_LOG_FORMAT": "json",
+        }
+    )
     return subprocess.Popen([sys.executable, "-c", "from services.cli import main; main()", *args], env=env, **popen)
 
 
@@ -296,3 +303,25 @@ def test_from_file_publishes_good_ads_and_dead_letters_the_malformed_one_with_it
     record = dead_letter.decode(letter)
     assert record.details == {"file": str(path), "line": 2}
     assert b"JobStatus = = 4" in record.origin.value
+
+
+def test_long_running_collector_polls_on_its_intervals_exposes_metrics_and_stops_on_sigterm(kafka, pool_dir):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"SPIDER_QUEUE_INTERVAL_S": "1", "SPIDER_HISTORY_INTERVAL_S": "3600", "SPIDER_METRICS_PORT": str(port)}
+    service = spider(
+        kafka, pool_dir.parent, "collector", "--pool-dir", str(pool_dir), stderr=subprocess.PIPE, env_extra=env
+    )
+    snapshots: set[str | None] = set()
+    deadline = time.monotonic() + 60
+    while len(snapshots) < 2 * 3 and time.monotonic() < deadline:  # two queue snapshots of each of the 3 schedds
+        time.sleep(0.5)
+        snapshots = {raw_message.decode(v).snapshot_id for _, v in read_topic(kafka, topics.RAW_QUEUE)}
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    service.send_signal(signal.SIGTERM)
+    _, err = service.communicate(timeout=60)
+    assert len(snapshots) >= 6
+    assert 'spider_collector_ads_published_total{schedd="vocms0250.cern.ch",source="queue"}' in metrics
+    assert 'spider_collector_checkpoint_age_seconds{schedd="vocms0250.cern.ch"}' in metrics
+    assert service.returncode == 0, err.decode()[-2000:]
