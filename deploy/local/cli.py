@@ -53,6 +53,12 @@ def up_cmd(
     stack.raise_failures(outcomes)
 
 
+@stack_app.command("fetch")
+def fetch_cmd() -> None:
+    """Download, cache and verify every server's binaries without starting them (for CI images)."""
+    _print(stack.fetch(load_stack_config()))
+
+
 @stack_app.command("down")
 def down_cmd(state_dir: DirOption = None) -> None:
     """Stop the servers this state dir started (by pid file) and wait until they have exited."""

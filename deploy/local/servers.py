@@ -51,8 +51,12 @@ class Server:
     def probe(self) -> tuple[bool, str]:
         raise NotImplementedError
 
+    def prepare_binaries(self) -> None:
+        """Resolve, cache and verify what the server runs from."""
+        raise NotImplementedError
+
     def prepare(self) -> None:
-        """Resolve binaries and write configuration; everything here is idempotent."""
+        """Binaries, then configuration (and storage) in the state dir; everything here is idempotent."""
         raise NotImplementedError
 
     def command(self) -> list[str]:
@@ -113,8 +117,11 @@ class Kafka(Server):
             "-cp", str(self.libs / "*"), main, *args,
         ]  # fmt: skip
 
-    def prepare(self) -> None:
+    def prepare_binaries(self) -> None:
         self.libs = artifacts.kafka_classpath(self.cfg.cache_dir)
+
+    def prepare(self) -> None:
+        self.prepare_binaries()
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "server.properties").write_text(self.properties())
         (self.dir / "log4j2.properties").write_text(self._resource("log4j2.properties"))
@@ -146,12 +153,15 @@ class ActiveMQ(Server):
     def probe(self) -> tuple[bool, str]:
         return health.stomp_broker(self.cfg.host, self.cfg.port("stomp"))
 
-    def prepare(self) -> None:
+    def prepare_binaries(self) -> None:
         jar = self.cfg.activemq_home / "bin" / "activemq.jar"
         if not jar.is_file():
             raise artifacts.ArtifactError(
                 f"ActiveMQ not found ({jar} is missing); install it with: apt-get update && apt-get install -y activemq"
             )
+
+    def prepare(self) -> None:
+        self.prepare_binaries()
         conf = self.dir / "conf"
         for sub in ("conf", "data", "tmp"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
@@ -222,8 +232,11 @@ class SearchServer(Server):
             "action.destructive_requires_name": "false",
         }
 
-    def prepare(self) -> None:
+    def prepare_binaries(self) -> None:
         self.home = artifacts.distribution(self.cfg.cache_dir, self.group, self.name, self.version)
+
+    def prepare(self) -> None:
+        self.prepare_binaries()
         conf = self.dir / "config"
         if not conf.exists():
             shutil.copytree(self.home / "config", conf)

@@ -113,6 +113,16 @@ def _wait_healthy(server: Server) -> str:
     raise StackError(f"not healthy after {server.cfg.start_timeout:.0f}s ({detail}); see {server.log}")
 
 
+def fetch(cfg: StackConfig) -> list[Outcome]:
+    """Resolve and verify every server's binaries without starting anything (CI pre-fetch)."""
+    outcomes = []
+    for server in select(cfg, None):
+        began = time.monotonic()
+        server.prepare_binaries()
+        outcomes.append(Outcome(server.name, "fetched", str(cfg.cache_dir), time.monotonic() - began))
+    return outcomes
+
+
 def down(cfg: StackConfig) -> list[Outcome]:
     servers = select(recorded(cfg)[0], None)
 
