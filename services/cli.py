@@ -9,13 +9,14 @@ from typing import Annotated
 import orjson
 import typer
 
+from deploy.demo.cli import demo as demo_cmd
 from deploy.local.cli import stack_app
 from services.collector import cli as collector_cli
 from services.collector.config import CollectorConfig
 from services.common import version
 from services.common.config import SpiderSettings, load_settings
 from services.common.config_docs import render as render_config_docs
-from services.common.errors import NotBuiltYet, SpiderError
+from services.common.errors import SpiderError
 from services.common.show_config import show
 from services.converter import cli as converter_cli
 from services.converter.config import ConverterConfig
@@ -88,6 +89,7 @@ app.command("convert")(converter_cli.convert)
 app.command("status")(recovery_cli.status)
 app.command("replay")(recovery_cli.replay)
 app.command("purge")(recovery_cli.purge)
+app.command("demo")(demo_cmd)
 
 
 @app.command("sink")
@@ -104,20 +106,6 @@ def sink_cmd(
     from services.sinks import command
 
     command.run(kind, load_settings(SinkConfig, config, workdir=workdir), cluster, init)
-
-
-def _not_built(command: str, area: str):
-    def handler() -> None:
-        raise NotBuiltYet(command, area)
-
-    handler.__doc__ = f"(not implemented yet: {area} issue)"
-    return handler
-
-
-for _command, _area in (
-    ("demo", "operate-it"),
-):
-    app.command(_command)(_not_built(_command, _area))
 
 
 def main() -> None:

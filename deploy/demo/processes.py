@@ -1,0 +1,107 @@
+"""The demo's pipeline processes: each one a `spider ...` child, exactly as it would run in production.
+
+Children get a clean environment (no inherited SPIDER_* except the stack's) plus SPIDER_CONFIG and
+SPIDER_WORKDIR pointing at the demo workdir, their own metrics port, JSON logs in `<workdir>/logs/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy.demo.workdir import CONFIG_FILE
+from deploy.local.stack import tail
+from services.common.errors import SpiderError
+
+
+def spider_executable() -> str:
+    """The `spider` script of this installation (next to the interpreter), else the one on PATH."""
+    beside = Path(sys.executable).with_name("spider")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("spider")
+    if found is None:
+        raise SpiderError("cannot find the `spider` command; install the package with pip install -e .")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    log: Path
+    metrics_port: int | None = None
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def exit_code(self) -> int | None:
+        return self.popen.poll() if self.popen else None
+
+    def log_tail(self, lines: int = 12) -> str:
+        return tail(self.log, lines)
+
+
+def child_env(workdir: Path, metrics_port: int | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPIDER_") or k.startswith("SPIDER_STACK_")}
+    env |= {
+        "SPIDER_CONFIG": str(workdir / CONFIG_FILE),
+        "SPIDER_WORKDIR": str(workdir),
+        "SPIDER_LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if metrics_port is not None:
+        env["SPIDER_METRICS_PORT"] = str(metrics_port)
+    return env
+
+
+def start(child: Child, workdir: Path) -> Child:
+    child.log.parent.mkdir(parents=True, exist_ok=True)
+    with child.log.open("ab") as log:
+        child.popen = subprocess.Popen(
+            [spider_executable(), *child.args],
+            cwd=workdir,
+            env=child_env(workdir, child.metrics_port),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the terminal reaches the demo only; it stops the children itself
+        )
+    return child
+
+
+def stop(children: list[Child], grace_s: float = 30.0) -> dict[str, str]:
+    """SIGTERM every running child, wait for them to finish their in-flight work, SIGKILL stragglers.
+
+    Returns how each one ended: "exit N" or "killed after Ns"."""
+    running = [c for c in children if c.popen is not None and c.popen.poll() is None]
+    for child in running:
+        child.popen.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    ended: dict[str, str] = {}
+    for child in children:
+        if child.popen is None:
+            continue
+        try:
+            code = child.popen.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            ended[child.name] = f"exit {code}"
+        except subprocess.TimeoutExpired:
+            child.popen.kill()
+            child.popen.wait()
+            ended[child.name] = f"killed after {grace_s:.0f}s"
+    return ended
