@@ -176,7 +176,7 @@ class ActiveMQ(Server):
             data_dir=self.dir / "data", connectors="\n".join(connectors)
         )
         (conf / "activemq.xml").write_text(xml)
-        (conf / "log4j2.properties").write_text(self._resource("log4j2.properties"))
+        (conf / "log4j.properties").write_text(self._resource("activemq-log4j.properties"))
 
     def command(self) -> list[str]:
         home, base = self.cfg.activemq_home, self.dir
@@ -184,7 +184,7 @@ class ActiveMQ(Server):
             self.java, "-Xms64m", f"-Xmx{self.cfg.heap}", "-Djava.awt.headless=true",
             f"-Dactivemq.home={home}", f"-Dactivemq.base={base}", f"-Dactivemq.conf={base / 'conf'}",
             f"-Dactivemq.data={base / 'data'}", f"-Djava.io.tmpdir={base / 'tmp'}",
-            f"-Dlog4j2.configurationFile=file:{base / 'conf' / 'log4j2.properties'}",
+            f"-Dlog4j.configuration=file:{base / 'conf' / 'log4j.properties'}",
             "-jar", str(home / "bin" / "activemq.jar"), "start", f"xbean:file:{base / 'conf' / 'activemq.xml'}",
         ]  # fmt: skip
 
