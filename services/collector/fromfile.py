@@ -53,7 +53,7 @@ def publish_file(
     for record in read_ads(path):
         if record.error is not None:
             result.skipped += 1
-            metrics.SKIPPED_ADS.labels(source="file", schedd=label).inc()
+            metrics.SKIPPED_ADS.labels(kind="file", schedd=label).inc()
             log.warning("%s line %d: ad skipped: %s", path, record.line, record.error, extra={"line": record.line})
             letter = dead_letter.record(
                 "collector",
@@ -87,5 +87,5 @@ def publish_file(
         result.failed += delivery.failed + delivery.pending
         result.first_error = result.first_error or delivery.first_error
     result.published = ads.delivered
-    metrics.ADS_PUBLISHED.labels(source="file", schedd=label).inc(max(result.published, 0))
+    metrics.ADS_PUBLISHED.labels(kind="file", schedd=label).inc(max(result.published, 0))
     return result

@@ -6,16 +6,16 @@ from prometheus_client import Counter, Gauge
 
 ADS_PUBLISHED = Counter(
     "spider_collector_ads_published_total",
-    "Ads acknowledged by Kafka, by source (queue, history, file) and schedd",
-    ["source", "schedd"],
+    "Ads acknowledged by Kafka, by kind (queue, history, file) and schedd",
+    ["kind", "schedd"],
 )
 DELIVERY_FAILURES = Counter(
-    "spider_collector_delivery_failures_total", "Ads Kafka did not acknowledge", ["source", "schedd"]
+    "spider_collector_delivery_failures_total", "Ads Kafka did not acknowledge", ["kind", "schedd"]
 )
 POLL_FAILURES = Counter(
     "spider_collector_poll_failures_total",
     "Polls of a schedd that failed, by reason (error, timeout, delivery, busy, budget)",
-    ["source", "schedd", "reason"],
+    ["kind", "schedd", "reason"],
 )
 COLLECTOR_FAILURES = Counter(
     "spider_collector_collector_failures_total", "Collector hosts that could not be queried", ["collector"]
@@ -23,15 +23,15 @@ COLLECTOR_FAILURES = Counter(
 LAST_SUCCESS = Gauge(
     "spider_collector_last_success_timestamp_seconds",
     "End of the last successful poll of a schedd",
-    ["source", "schedd"],
+    ["kind", "schedd"],
 )
 POLL_DURATION = Gauge(
-    "spider_collector_poll_duration_seconds", "Duration of the last poll of a schedd", ["source", "schedd"]
+    "spider_collector_poll_duration_seconds", "Duration of the last poll of a schedd", ["kind", "schedd"]
 )
 SNAPSHOT_SIZE = Gauge("spider_collector_queue_snapshot_ads", "Ads in the last queue snapshot of a schedd", ["schedd"])
 CHECKPOINT_AGE = Gauge(
     "spider_collector_checkpoint_age_seconds", "How far behind now a schedd's history checkpoint is", ["schedd"]
 )
 SKIPPED_ADS = Counter(
-    "spider_collector_skipped_ads_total", "Ads not published because they could not be read", ["source", "schedd"]
+    "spider_collector_skipped_ads_total", "Ads not published because they could not be read", ["kind", "schedd"]
 )

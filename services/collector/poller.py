@@ -75,6 +75,7 @@ class PollResult:
     reason: str | None = None
     detail: str = ""
     checkpoint: float | None = None
+    seconds: float = 0.0
 
 
 class Poller:
@@ -147,8 +148,8 @@ class Poller:
             self.config.kafka.topic(topics.RAW_QUEUE), ads, schedd, task, delivery, "condor_queue", now, snapshot_id
         )
         problem = self._acknowledged(delivery, task)
-        metrics.ADS_PUBLISHED.labels(source=QUEUE, schedd=name).inc(delivery.delivered)
-        metrics.DELIVERY_FAILURES.labels(source=QUEUE, schedd=name).inc(delivery.failed)
+        metrics.ADS_PUBLISHED.labels(kind=QUEUE, schedd=name).inc(delivery.delivered)
+        metrics.DELIVERY_FAILURES.labels(kind=QUEUE, schedd=name).inc(delivery.failed)
         if problem:
             return PollResult(QUEUE, name, False, delivery.delivered, "delivery", problem)
         metrics.SNAPSHOT_SIZE.labels(schedd=name).set(len(ads))
@@ -191,8 +192,8 @@ class Poller:
                 if isinstance(completed, int | float) and not isinstance(completed, bool | classad2.Value):
                     newest = max(newest, completed)
         problem = self._acknowledged(delivery, task)
-        metrics.ADS_PUBLISHED.labels(source=HISTORY, schedd=name).inc(delivery.delivered)
-        metrics.DELIVERY_FAILURES.labels(source=HISTORY, schedd=name).inc(delivery.failed)
+        metrics.ADS_PUBLISHED.labels(kind=HISTORY, schedd=name).inc(delivery.delivered)
+        metrics.DELIVERY_FAILURES.labels(kind=HISTORY, schedd=name).inc(delivery.failed)
         if problem:
             return PollResult(HISTORY, name, False, delivery.delivered, "delivery", problem, checkpoint)
         if not task.begin_commit():
@@ -229,7 +230,9 @@ class Poller:
 
         def worker(schedd: classad2.ClassAd, task: PollTask, checkpoint: float | None) -> None:
             try:
-                finished.put((task, self._work(source, schedd, task, checkpoint)))
+                result = self._work(source, schedd, task, checkpoint)
+                result.seconds = time.monotonic() - task.started
+                finished.put((task, result))
             finally:
                 with self._busy_lock:
                     self._busy.discard((source, task.name))
@@ -274,6 +277,7 @@ class Poller:
                             False,
                             reason=reason,
                             detail=f"no answer in {task.deadline - task.started:.0f} s",
+                            seconds=task.deadline - task.started,
                         )
                     )
         for result in results:
@@ -281,9 +285,10 @@ class Poller:
         return results
 
     def _report(self, result: PollResult) -> None:
-        extra = {"schedd": result.schedd, "source": result.source, "ads": result.ads}
+        extra = {"schedd": result.schedd, "source": result.source, "ads": result.ads, "seconds": result.seconds}
+        metrics.POLL_DURATION.labels(kind=result.source, schedd=result.schedd).set(result.seconds)
         if result.ok:
-            metrics.LAST_SUCCESS.labels(source=result.source, schedd=result.schedd).set(self.clock())
+            metrics.LAST_SUCCESS.labels(kind=result.source, schedd=result.schedd).set(self.clock())
             log.info(
                 "%s poll of %s: %d ads published %s",
                 result.source,
@@ -293,7 +298,7 @@ class Poller:
                 extra=extra,
             )
         else:
-            metrics.POLL_FAILURES.labels(source=result.source, schedd=result.schedd, reason=result.reason).inc()
+            metrics.POLL_FAILURES.labels(kind=result.source, schedd=result.schedd, reason=result.reason).inc()
             log.warning(
                 "%s poll of %s failed (%s): %s; %d ads published%s",
                 result.source,

@@ -322,6 +322,6 @@ def test_long_running_collector_polls_on_its_intervals_exposes_metrics_and_stops
     service.send_signal(signal.SIGTERM)
     _, err = service.communicate(timeout=60)
     assert len(snapshots) >= 6
-    assert 'spider_collector_ads_published_total{schedd="vocms0250.cern.ch",source="queue"}' in metrics
+    assert 'spider_collector_ads_published_total{kind="queue",schedd="vocms0250.cern.ch"}' in metrics
     assert 'spider_collector_checkpoint_age_seconds{schedd="vocms0250.cern.ch"}' in metrics
     assert service.returncode == 0, err.decode()[-2000:]

@@ -78,7 +78,7 @@ def test_hung_schedd_times_out_alone_and_the_dead_one_fails_at_once(poller, sile
     assert (results["dead.cern.ch"].ok, results["dead.cern.ch"].reason) == (False, "error")
     assert "queue poll of hung.cern.ch failed (timeout)" in caplog.text
     failures = REGISTRY.get_sample_value(
-        "spider_collector_poll_failures_total", {"source": "queue", "schedd": "hung.cern.ch", "reason": "timeout"}
+        "spider_collector_poll_failures_total", {"kind": "queue", "schedd": "hung.cern.ch", "reason": "timeout"}
     )
     assert failures >= 1
 
