@@ -14,7 +14,9 @@ from opensearchpy import OpenSearch
 from services.common.config import ClusterConfig
 
 
-def client(cluster: ClusterConfig, timeout_s: float = 60.0) -> Any:
+def client(cluster: ClusterConfig, timeout_s: float = 60.0, connections: int = 10) -> Any:
+    """`connections`: kept-alive HTTP connections per node, at least the number of threads sharing the client
+    (opensearch-py's default of 1 makes concurrent bulk requests reconnect every time)."""
     auth = None
     if cluster.username and cluster.password is not None:
         auth = (cluster.username, cluster.password.get_secret_value())
@@ -29,5 +31,7 @@ def client(cluster: ClusterConfig, timeout_s: float = 60.0) -> Any:
             if path is not None:
                 tls[key] = str(path)
     if cluster.kind == "opensearch":
-        return OpenSearch(hosts=[cluster.url], http_auth=auth, timeout=timeout_s, **tls)
-    return Elasticsearch(hosts=[cluster.url], basic_auth=auth, request_timeout=timeout_s, **tls)
+        return OpenSearch(hosts=[cluster.url], http_auth=auth, timeout=timeout_s, pool_maxsize=connections, **tls)
+    return Elasticsearch(
+        hosts=[cluster.url], basic_auth=auth, request_timeout=timeout_s, connections_per_node=connections, **tls
+    )

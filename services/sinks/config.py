@@ -44,6 +44,9 @@ class SinkConfig(SpiderSettings):
     backoff_base_s: float = Field(0.5, gt=0, description="First retry delay while a target is unavailable")
     backoff_max_s: float = Field(30.0, gt=0, description="Retry delay cap; retries go on without a time limit")
     request_timeout_s: float = Field(120.0, gt=0, description="Timeout of one bulk request")
+    session_timeout_s: float = Field(
+        10.0, ge=6, description="Kafka group session timeout: how soon a crashed sink's partitions move on"
+    )
     consumer_group_prefix: str = Field("spider-sink", description="Consumer group: <prefix>-<target name>")
     topics: list[str] = Field([DOCS_QUEUE, DOCS_HISTORY], description="Document topics to consume (before the prefix)")
     dlq_topic: str = Field(DLQ_SINKS, description="Dead-letter topic (before the prefix)")

@@ -43,7 +43,7 @@ def _unavailable(exc: ApiError | TransportError) -> TargetUnavailable:
 
 
 def _client(cluster: ClusterConfig, timeout_s: float) -> ElasticsearchClient:
-    return ElasticsearchClient(search_clients.client(cluster, timeout_s))
+    return ElasticsearchClient(search_clients.client(cluster, timeout_s, connections=8))
 
 
 def targets(config: SinkConfig, cluster: str | None = None) -> list[BulkTarget]:

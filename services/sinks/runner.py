@@ -132,6 +132,7 @@ class SinkRunner:
                 "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",
                 "queued.max.messages.kbytes": 16384,
+                "session.timeout.ms": int(self.config.session_timeout_s * 1000),
             }
         )
         self._producer = Producer({**kafka, "enable.idempotence": True, "linger.ms": 20})

@@ -191,13 +191,13 @@ def sigkill_run(kind, kafka, prefix, tmp_path, total: int, kills: int) -> None:
     publish(kafka, docs)
     command = [sys.executable, "-c", "from services.cli import main; main()", "sink", SHORT[kind], "--cluster", "local"]
     landed = []
-    for _ in range(kills):
-        before = count(search, prefix)
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    step = total // (kills + 1)
+    for run in range(kills):
+        log = (tmp_path / f"sink-{run}.log").open("wb")
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
         try:
-            # kill at a moment when some, but not all, of the remaining documents were written
-            wait_for(lambda b=before: count(search, prefix) > b, 120, "progress", interval=0.2)
-            time.sleep(0.5)
+            # kill mid-stream, at evenly spread points of the run
+            wait_for(lambda r=run: count(search, prefix) >= (r + 1) * step, 180, f"{(run + 1) * step} documents", 0.1)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
