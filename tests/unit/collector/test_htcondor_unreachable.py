@@ -20,6 +20,7 @@ from services.collector.discovery import discover
 from services.collector.poller import QUEUE, Poller
 from services.collector.pool import HTCondorPool, PoolError
 from services.collector.publisher import Publisher
+from services.common.errors import SpiderError
 
 VERSION = "$CondorVersion: 24.0.3 2024-12-05 BuildID: 770654 PackageID: 24.0.3-1 $"
 
@@ -53,10 +54,11 @@ def poller() -> Iterator[Poller]:
     publisher.close(timeout=1)
 
 
-def test_unreachable_collector_gives_a_warning_naming_it_and_no_schedds(caplog):
+def test_unreachable_collector_is_a_warning_naming_it(caplog):
     host = f"127.0.0.1:{closed_port()}"
-    assert discover(HTCondorPool(), {"Global": [host]}) == []
-    assert f"collector {host}" in caplog.text
+    with pytest.raises(SpiderError, match="none of the 1 collector hosts answered"):
+        discover(HTCondorPool(), {"Global": [host]})
+    assert f"collector {host}: Failed communication with collector" in caplog.text
 
 
 def test_closed_schedd_port_is_an_error_naming_the_schedd():
