@@ -17,6 +17,7 @@ from pathlib import Path
 
 from deploy.local import artifacts, health
 from deploy.local.config import ELASTICSEARCH_VERSION, OPENSEARCH_VERSION, StackConfig
+from services.common.errors import SpiderError
 
 
 @dataclass
@@ -245,9 +246,19 @@ class SearchServer(Server):
         for sub in ("data", "logs"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         if self.user:
+            self._check_reachable()
             for path in [self.dir, *self.dir.rglob("*")]:
                 shutil.chown(path, self.user, self._user_group())
             self.log.touch()
+
+    def _check_reachable(self) -> None:
+        """The unprivileged user must be able to walk down to the state dir (not so under /root, mode 700)."""
+        for parent in [*reversed(self.dir.parents)]:
+            if not parent.stat().st_mode & 0o001:
+                raise SpiderError(
+                    f"{self.name} runs as {self.user!r}, who cannot enter {parent}; "
+                    f"set SPIDER_STACK_DIR to a directory it can reach, e.g. /var/tmp/spider-stack"
+                )
 
     def _user_group(self) -> int:
         import pwd
