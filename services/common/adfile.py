@@ -40,11 +40,10 @@ def parse_classad(lines: list[str]) -> classad2.ClassAd:
         if match is None:
             raise ValueError(f"line {offset + 1} of the ad is not 'Name = expression': {line.strip()[:80]!r}")
         names.append(match.group(1))
-    ad = classad2.parseOne("".join(lines), classad2.ParserType.Old)
-    missing = [name for name in names if name not in ad]
-    if missing:
-        offset = names.index(missing[0])
-        raise ValueError(f"line {offset + 1} of the ad has an invalid expression: {lines[offset].strip()[:80]!r}")
+    ad = classad2.parseNext("".join(lines), classad2.ParserType.Old) if names else classad2.ClassAd()
+    if len(ad) != len({name.lower() for name in names}):
+        missing = next(offset for offset, name in enumerate(names) if name not in ad)
+        raise ValueError(f"line {missing + 1} of the ad has an invalid expression: {lines[missing].strip()[:80]!r}")
     return ad
 
 
