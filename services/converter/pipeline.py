@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from services.common import dead_letter, document_message, raw_message, version
@@ -73,7 +73,7 @@ class Contexts:
 
 
 def step(value: bytes | None, context: ConversionContext, origin: Origin, service: Mapping[str, str]) -> Outcome:
-    """Turn one raw message into its output; `origin` (where the bytes came from) goes into dead letters."""
+    """Turn one raw message into its output; `origin` says where `value` came from, for dead letters."""
     reason: FailureReason
     try:
         if value is None:
@@ -91,7 +91,7 @@ def step(value: bytes | None, context: ConversionContext, origin: Origin, servic
     except Exception as exc:
         log.exception("conversion rule crashed; ad sent to the dead-letter topic", extra=_where(origin))
         reason, error = "internal_error", exc
-    letter = dead_letter.record(STAGE, error, origin, service, details={"reason": reason})
+    letter = dead_letter.record(STAGE, error, replace(origin, value=value), service, details={"reason": reason})
     key, record = dead_letter.encode(letter)
     return DeadLettered(reason, letter.reason, key, record)
 

@@ -164,7 +164,7 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
                 batch: list[Output] = []
                 for event in events:
                     message = event.message
-                    origin = Origin(message.topic, message.partition, message.offset, message.key, message.value)
+                    origin = Origin(message.topic, message.partition, message.offset, message.key)
                     outcome = step(message.value, context, origin, service)
                     MESSAGES.labels(topic=message.topic, outcome=_outcome_name(outcome)).inc()
                     _log_outcome(outcome, origin)
