@@ -6,6 +6,8 @@ SPIDER_WORKDIR pointing at the demo workdir, their own metrics port, JSON logs i
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -55,6 +57,14 @@ class Child:
 
     def log_tail(self, lines: int = 12) -> str:
         return tail(self.log, lines)
+
+    def last_problem(self) -> str | None:
+        """The message of the last warning or error in the child's JSON log (why a stage is stuck)."""
+        for line in reversed(tail(self.log, 200).splitlines()):
+            if '"level":"warning"' in line or '"level":"error"' in line:
+                with contextlib.suppress(ValueError):
+                    return str(json.loads(line[line.index("{") :]).get("msg", ""))[:300]
+        return None
 
 
 def child_env(workdir: Path, metrics_port: int | None) -> dict[str, str]:

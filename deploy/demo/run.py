@@ -153,9 +153,11 @@ def watch(pipeline: Pipeline, observer: Observer, timeout: float, console: Conso
             if snap.landed():
                 return snap
             if elapsed > timeout:
+                problems = [f"{c.name}: {c.last_problem()}" for c in pipeline.children if c.last_problem()]
+                problem = "; ".join(([problem] if problem else []) + problems)
                 raise DemoFailed(
                     f"not everything landed within {timeout:.0f}s; waiting for: {', '.join(snap.waiting_for())}"
-                    f"{'; last error: ' + problem if problem else ''}. Logs: {pipeline.workdir / 'logs'}"
+                    f"{'; last problems: ' + problem if problem else ''}. Logs: {pipeline.workdir / 'logs'}"
                 )
             time.sleep(TICK_S)
 
