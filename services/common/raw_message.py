@@ -81,8 +81,9 @@ def encode(
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     # HTCondor's JSON form is embedded as printed: a parse and a re-serialisation of ~7 KB per ad would be the
-    # collector's largest cost per ad.
-    values = orjson.Fragment(ad.printJson()) if isinstance(ad, classad2.ClassAd) else ad
+    # collector's largest cost per ad. Its line breaks all fall between tokens (JSON escapes them inside
+    # strings), so dropping them keeps the message on one line, as NDJSON captures of a topic need.
+    values = orjson.Fragment(ad.printJson().replace("\n", "")) if isinstance(ad, classad2.ClassAd) else ad
     envelope = {
         "schema": RAW_AD_SCHEMA,
         "source": source,
@@ -117,6 +118,8 @@ def decode(value: bytes) -> RawAd:
     if envelope.get("source") not in SOURCES:
         raise MalformedMessage(f"unknown source {envelope.get('source')!r}")
     snapshot = envelope.get("snapshot") or {}
+    if not isinstance(snapshot, dict):
+        raise MalformedMessage("'snapshot' is not an object")
     return RawAd(
         source=envelope["source"],
         pool=envelope.get("pool"),

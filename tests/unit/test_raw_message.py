@@ -38,6 +38,11 @@ def test_key_is_the_global_job_id():
     assert key == b"vocms0155.cern.ch#1234.0#1732480000"
 
 
+def test_message_is_one_line_so_captures_can_be_ndjson():
+    _, value = encoded()
+    assert b"\n" not in value
+
+
 def test_envelope_validates_against_the_published_schema():
     _, value = encoded(snapshot_id="vocms0155.cern.ch/1732480123", snapshot_time=1732480120.0)
     jsonschema.validate(orjson.loads(value), schemas.load("raw_ad.v1.schema.json"))
@@ -84,6 +89,10 @@ def test_envelope_fields_are_read_back():
         (b'{"schema": "spider.raw_ad/1", "source": "file", "collected_at": 1, "ad": "x"}', "'ad' is not an object"),
         (b'{"schema": "spider.raw_ad/1", "source": "file", "collected_at": "now", "ad": {}}', "'collected_at'"),
         (b'{"schema": "spider.raw_ad/1", "source": "tape", "collected_at": 1, "ad": {}}', "unknown source"),
+        (
+            b'{"schema": "spider.raw_ad/1", "source": "file", "collected_at": 1, "ad": {}, "snapshot": [1]}',
+            "'snapshot'",
+        ),
     ],
 )
 def test_anything_but_an_envelope_is_rejected_with_its_reason(value, reason):
