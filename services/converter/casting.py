@@ -16,18 +16,19 @@ import binascii
 import functools
 import re
 import zlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from services.common.raw_message import is_expression
 from services.converter import ratelimit
 from services.converter.expressions import ERROR, JobAd
 from services.converter.registry import IGNORED, TYPES
+from services.converter.values import INT64_MAX, INT64_MIN, integer
 
 _MATCH_PREFIX = "MATCH_EXP_JOB_"
 _RAW_SUFFIX = "_RAW"
 _WMCORE_MESSAGE = re.compile(r"^Chirp_WMCore_[A-Za-z0-9]+_Exception_Message$")
 _DROP = object()
-_EXPR_PREFIX = "/Expr("
+_EXPR_PREFIX, _EXPR_SUFFIX = "/Expr(", ")/"
 
 
 @functools.lru_cache(maxsize=8192)
@@ -48,18 +49,27 @@ def _bad(kind: str, name: str, value: Any) -> object:
     return _DROP
 
 
+def _to_string(name: str, value: Any) -> Any:
+    return value if isinstance(value, str) else str(value)
+
+
 def _to_int(name: str, value: Any) -> Any:
-    if isinstance(value, int | float):
-        return int(value)
     if isinstance(value, str):
         try:
-            return int(value)
+            whole = int(value)
         except ValueError:
             if value == "Unknown":
                 return None
             if name == "GLIDEIN_MaxMemMBs" and value == "GLIDEIN_MaxMemMBs":
                 return _DROP  # unexpanded pilot macro, known upstream problem: not worth a warning
-    return _bad("int", name, value)
+            return _bad("int", name, value)
+    elif isinstance(value, int | float):
+        whole = value
+    else:
+        return _bad("int", name, value)
+    if not INT64_MIN <= whole <= INT64_MAX:  # also false for NaN
+        return _bad("a 64-bit int", name, value)
+    return int(whole)
 
 
 def _to_float(name: str, value: Any) -> Any:
@@ -76,38 +86,42 @@ def _to_float(name: str, value: Any) -> Any:
 def _to_date(name: str, value: Any) -> Any:
     if value == 0 or (isinstance(value, str) and value.lower() == "unknown"):
         return None
-    if isinstance(value, int | float):
-        return int(value)
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        whole = int(value)
+    except (TypeError, ValueError, OverflowError):
+        whole = None
+    if whole is None or not INT64_MIN <= whole <= INT64_MAX:
         ratelimit.warn("cast", name, f"cannot convert {name}={value!r:.80} to a date; set to null")
         return None
+    return whole
 
 
-def _to_bool(value: Any) -> bool:
+def _to_bool(name: str, value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     return bool(value)
 
 
-def _cast(kind: str, name: str, value: Any) -> Any:
-    if kind == "string":
-        return value if isinstance(value, str) else str(value)
-    if kind == "int":
-        return _to_int(name, value)
-    if kind == "date":
-        return _to_date(name, value)
-    if kind == "bool":
-        return _to_bool(value)
-    if kind == "float":
-        return _to_float(name, value)
-    if kind == "nested":
-        ok = isinstance(value, list) and all(isinstance(item, dict) for item in value)
-        return value if ok else _bad("a list of objects", name, value)
-    if kind == "object":
-        return value if isinstance(value, dict) else _bad("an object", name, value)
-    return value
+def _to_nested(name: str, value: Any) -> Any:
+    ok = isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    return value if ok else _bad("a list of objects", name, value)
+
+
+def _to_object(name: str, value: Any) -> Any:
+    return value if isinstance(value, dict) else _bad("an object", name, value)
+
+
+Cast = Callable[[str, Any], Any]
+# registry type -> (cast, the Python type whose values the cast returns unchanged: the common case skips the call)
+_CASTS: dict[str, tuple[Cast, type | None]] = {
+    "string": (_to_string, str),
+    "int": (_to_int, int),
+    "float": (_to_float, float),
+    "date": (_to_date, None),  # 0 becomes null
+    "bool": (_to_bool, bool),
+    "nested": (_to_nested, None),
+    "object": (_to_object, dict),
+}
 
 
 def decode_wmcore_message(name: str, value: Any) -> Any:
@@ -121,13 +135,49 @@ def decode_wmcore_message(name: str, value: Any) -> Any:
         return value
 
 
-@functools.lru_cache(maxsize=8192)
-def _plan(key: str) -> tuple[str, str | None, bool] | None:
-    """(document name, registry type, is a WMCore message) of an attribute; None when not copied."""
+class _Plan(NamedTuple):
+    """How one attribute is copied, worked out once per attribute name."""
+
+    name: str  # field name in the document
+    renamed: bool  # name differs from the attribute's (prefix/suffix stripped or DESIRED_SITES)
+    cast: Cast | None  # None: the value is copied as it is
+    unchanged: type | None  # values of exactly this type need no cast
+
+
+_PLANS: dict[str, _Plan | None] = {}
+_PLANS_MAX = 65536  # attribute names are few in practice; the bound only guards against a flood of odd names
+
+
+def _plan(key: str) -> _Plan | None:
+    """The copy plan of an attribute (None: not copied), memoised: a pure function of the name."""
+    try:
+        return _PLANS[key]
+    except KeyError:
+        pass
     name = document_name(key)
-    if name is None:
-        return None
-    return name, TYPES.get(name), bool(_WMCORE_MESSAGE.match(name))
+    plan = None
+    if name is not None:
+        cast, unchanged = _CASTS.get(TYPES.get(name), (None, None))
+        if _WMCORE_MESSAGE.match(name):
+            cast, unchanged = _wmcore(cast), None
+        plan = _Plan(name, name != key, cast, unchanged)
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _wmcore(cast: Cast | None) -> Cast:
+    """The registry cast (if any) followed by the base64+zlib decoding of WMCore exception messages."""
+
+    def cast_and_decode(name: str, value: Any) -> Any:
+        if cast is not None:
+            value = cast(name, value)
+            if value is _DROP:
+                return value
+        return decode_wmcore_message(name, value)
+
+    return cast_and_decode
 
 
 def copy_attributes(ad: JobAd) -> dict[str, Any]:
@@ -137,26 +187,24 @@ def copy_attributes(ad: JobAd) -> dict[str, Any]:
         plan = _plan(key)
         if plan is None:
             continue
-        name, kind, wmcore = plan
-        if name == key:
-            if name in renamed:
-                continue
-        else:
+        name = plan.name
+        if plan.renamed:
             renamed.add(name)
-        if value.__class__ is str and value.startswith(_EXPR_PREFIX) and is_expression(value):
+        elif name in renamed:
+            continue
+        if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
             value = ad.evaluate(key)
             if value is ERROR:
                 result.pop(name, None)
                 continue
-        if value is not None:
-            if kind is not None:
-                value = _cast(kind, name, value)
-                if value is _DROP:
-                    result.pop(name, None)
-                    continue
-            if wmcore:
-                value = decode_wmcore_message(name, value)
-        result[name] = value
+        if value is None or value.__class__ is plan.unchanged or plan.cast is None:
+            result[name] = value
+            continue
+        value = plan.cast(name, value)
+        if value is _DROP:
+            result.pop(name, None)
+        else:
+            result[name] = value
     return result
 
 
@@ -165,6 +213,4 @@ def request_memory_eval(ad: JobAd) -> dict[str, Any]:
     if "RequestMemory" not in ad:
         return {}
     value = ad.get("RequestMemory")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"RequestMemory_Eval": int(value)}
-    return {"RequestMemory_Eval": None}
+    return {"RequestMemory_Eval": integer(value)}

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from services.converter.registry import TYPES
-from services.converter.values import number
+from services.converter.values import integer, number
 
 _IOSITE = re.compile(r"ChirpCMSSW(.*?)IOSite_(.*)_(ReadBytes|ReadTimeMS)$")
 _MAXED = ("LastUpdate", "Events", "MaxLumis", "MaxFiles")
@@ -28,19 +28,14 @@ def _fold(current: Any, value: Any, maxed: bool) -> Any:
     return max(a, b) if maxed else a + b
 
 
-def _int(value: Any) -> int | None:
-    found = number(value)
-    return int(found) if found is not None else None
-
-
 def _typed(name: str, value: Any) -> Any:
     """The folded total in its registry type (a per-step value of the wrong kind gives null)."""
     kind = TYPES.get(name)
     if kind in ("int", "date", "float"):
+        if kind != "float":
+            return integer(value)
         found = number(value)
-        if found is None:
-            return None
-        return float(found) if kind == "float" else int(found)
+        return None if found is None else float(found)
     if kind == "string" and value is not None and not isinstance(value, str):
         return str(value)
     return value
@@ -61,8 +56,8 @@ def fold_statistics(result: dict[str, Any]) -> None:
                 {
                     "SiteName": match.group(2),
                     "ChirpString": match.group(1).strip("_"),
-                    "ReadBytes": _int(result.pop(key)),
-                    "ReadTimeMS": _int(result.pop(base + "_ReadTimeMS")),
+                    "ReadBytes": integer(result.pop(key)),
+                    "ReadTimeMS": integer(result.pop(base + "_ReadTimeMS")),
                 }
             )
             continue

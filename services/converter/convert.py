@@ -19,7 +19,7 @@ from services.converter.affiliations import affiliation_fields
 from services.converter.casting import copy_attributes, request_memory_eval
 from services.converter.expressions import JobAd
 from services.converter.registry import RUNNING_FIELDS
-from services.converter.values import number
+from services.converter.values import integer, number
 
 FINISHED = (3, 4, 6)  # Removed, Completed, Error
 STILL_QUEUED = ("Running", "Idle", "Held")
@@ -53,9 +53,16 @@ def record_time(ad: JobAd, now: int) -> int:
     if ad.get("JobStatus") in FINISHED:
         for name in ("CompletionDate", "JobFinishedHookDone"):
             value = number(ad.get(name))
-            if value:
-                return int(value)
+            whole = integer(value) if value else None
+            if whole is not None:
+                return whole
     return now
+
+
+def _data_collection(ad: JobAd, now: int) -> int:
+    """CompletionDate when the job has one, else the collection time."""
+    completed = integer(number(ad.get("CompletionDate"), 0) or now)
+    return now if completed is None else completed
 
 
 def spider_source(raw: RawAd, status: str) -> str:
@@ -127,7 +134,7 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     result = copy_attributes(ad)
     result.update(
         RecordTime=recorded,
-        DataCollection=int(number(ad.get("CompletionDate"), 0) or now),
+        DataCollection=_data_collection(ad, now),
         DataCollectionDate=recorded,
         ScheddName=job_id.split("#")[0],
         CMS_Pool=raw.pool or "Unknown",

@@ -7,7 +7,7 @@ import datetime
 from typing import Any
 
 from services.converter.expressions import JobAd
-from services.converter.values import number
+from services.converter.values import integer
 
 _POSTJOB_STATUS = {
     "NOT RUN": "postProc",
@@ -64,8 +64,8 @@ def postjob_fields(result: dict[str, Any]) -> dict[str, Any]:
         if "CompletionDate" not in result:
             fields["CompletionDate"] = result.get("EnteredCurrentStatus")
         if not result.get("CommittedTime"):
-            wall = number(result.get("RemoteWallClockTime"))
-            fields["CommittedTime"] = int(wall) if wall is not None else None
+            wall = result.get("RemoteWallClockTime")
+            fields["CommittedTime"] = integer(wall)
         return fields
     if "CRAB_Id" in result:
         return {"CRAB_PostJobStatus": status}

@@ -5,14 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.converter.expressions import JobAd
-from services.converter.values import number
+from services.converter.values import integer, number
 
 REMOVED_BEFORE_EXIT = 50666  # no ExitCode at all: the executable never finished
-
-
-def _code(value: Any) -> int | None:
-    found = number(value)
-    return int(found) if found is not None else None
 
 
 def exit_code(ad: JobAd, analysis: bool) -> int | None:
@@ -23,12 +18,12 @@ def exit_code(ad: JobAd, analysis: bool) -> int | None:
     if analysis:
         for name in ("JobExitCode", "Chirp_CRAB3_Job_ExitCode"):
             if name in ad:
-                return _code(ad.get(name))
-        return _code(condor)
+                return integer(ad.get(name))
+        return integer(condor)
     cmsrun = number(ad.get("Chirp_WMCore_cmsRun_ExitCode"), 0)
     if cmsrun > 0:
-        return int(cmsrun)
-    return _code(condor)
+        return integer(cmsrun)
+    return integer(condor)
 
 
 def error_type(code: int | None) -> str:
@@ -76,5 +71,5 @@ def exit_fields(ad: JobAd, analysis: bool) -> dict[str, Any]:
         "ExitCode": code,
     }
     if "ExitCode" in ad:
-        fields["CondorExitCode"] = _code(ad.get("ExitCode"))
+        fields["CondorExitCode"] = integer(ad.get("ExitCode"))
     return fields

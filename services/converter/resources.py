@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.converter.expressions import JobAd
-from services.converter.values import number
+from services.converter.values import integer, number
 
 RUNNING = 2
 
@@ -78,7 +78,8 @@ def request_cpus(ad: JobAd) -> int:
             found = float(value)
         except ValueError:
             found = None
-    return int(found) if found is not None else 1
+    cpus = integer(found)
+    return cpus if cpus is not None else 1
 
 
 def usage(ad: JobAd, now: int) -> Usage:
@@ -99,7 +100,8 @@ def pilot_rest_lifetime_mins(ad: JobAd, analysis: bool) -> int:
     entered = number(ad.get("EnteredCurrentStatus"))
     if to_die is None or entered is None:
         return -72 * 60
-    return int((to_die - entered) / 60)
+    minutes = integer((to_die - entered) / 60)
+    return minutes if minutes is not None else -72 * 60
 
 
 def resource_fields(ad: JobAd, use: Usage, now: int) -> dict[str, Any]:

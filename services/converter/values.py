@@ -16,6 +16,17 @@ def number(value: Any, default: float | None = None) -> float | None:
     return default
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def integer(value: Any) -> int | None:
+    """The int of a number that fits a 64-bit integer (what orjson and the search engines accept), else None."""
+    found = number(value)
+    if found is None or not INT64_MIN <= found <= INT64_MAX:  # also false for NaN
+        return None
+    return int(found)
+
+
 def text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
