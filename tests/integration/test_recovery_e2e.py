@@ -2,11 +2,11 @@
 OpenSearch.
 
 A converter release with a bug (git hash A, CoreHr in core-minutes: tests/integration/wrong_field_converter.py)
-converts the demo's Global pool ads; `spider sink es` and `spider sink opensearch` index them. Then the
-runbook's steps, each one the `spider` command an operator types: stop the converter, wait for the sinks,
-purge hash A (dry run, then --yes), replay the converter group to the start of the incident, start the fixed
-converter (hash B). Both clusters must end with exactly the documents the correct conversion gives: every id
-once, every document equal to the expected one (hash B, CoreHr right).
+converts the demo's Global pool ads, collected during its rollout; `spider sink es` and `spider sink opensearch`
+index them. Then the runbook's steps, each one the `spider` command an operator types: stop the converter, wait
+for the sinks, purge hash A (dry run, then --yes), replay the converter group to the start of the rollout, start
+the fixed converter (hash B). Both clusters must end with exactly the documents the correct conversion gives:
+every id once, every document equal to the expected one (hash B, CoreHr right).
 """
 
 from __future__ import annotations
@@ -188,11 +188,12 @@ def test_bad_release_purged_and_rebuilt_from_the_raw_topics_in_both_clusters(pip
     for kind in ("es", "opensearch"):
         pipeline.start(f"sink-{kind}", [spider, "sink", kind])
 
-    # the bad release is deployed at T and converts everything the collector sends from then on
+    # the rollout of the bad release starts at T; the ads collected meanwhile wait in Kafka for it
     incident = str(int(time.time()) - 1)
-    bad = pipeline.start("converter-A", [sys.executable, str(WRONG_CONVERTER), "converter"], git_hash=BAD)
     pipeline.run("collector", "--from-file", str(ADS / "global-history.ads"), "--pool", "Global", ok=(0, 4))
     pipeline.run("collector", "--from-file", str(ADS / "global-queue.ads"), "--source", "queue", "--pool", "Global")
+    bad_started = str(int(time.time()) + 1)
+    bad = pipeline.start("converter-A", [sys.executable, str(WRONG_CONVERTER), "converter"], git_hash=BAD)
     expected = correct_documents(raw_messages(pipeline.kafka))
     assert len(expected) > 150, "the demo's Global pool ads give history and queue documents"
     for kind in CLUSTERS.values():
@@ -218,6 +219,8 @@ def test_bad_release_purged_and_rebuilt_from_the_raw_topics_in_both_clusters(pip
 
     # 6. the fixed release is deployed, stopped; its group goes back to the start of the incident
     before = committed(pipeline.status()[pipeline.converter_group])
+    too_late = pipeline.run("replay", pipeline.converter_group, "--to-time", bad_started)
+    assert "(0 message(s) would be re-read)" in too_late, "why T is the start of the rollout, not of release A"
     plan = pipeline.run("replay", pipeline.converter_group, "--to-time", incident)
     assert "Dry run: nothing changed" in plan
     assert committed(pipeline.status()[pipeline.converter_group]) == before
