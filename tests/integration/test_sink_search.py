@@ -183,7 +183,8 @@ def sigkill_run(kind, kafka, prefix, tmp_path, total: int, kills: int) -> None:
         "SPIDER_CONSUMER_GROUP_PREFIX": group_prefix,
         "SPIDER_INDEX_TEMPLATE": prefix,
         "SPIDER_NUMBER_OF_REPLICAS": "0",
-        "SPIDER_BATCH_SIZE": "500",
+        "SPIDER_BATCH_SIZE": "200",  # small, sequential bulks: slow enough to be killed mid-stream
+        "SPIDER_MAX_IN_FLIGHT": "1",
         "SPIDER_LOG_LEVEL": "WARNING",
     }
     search = search_client(kind)
@@ -191,13 +192,14 @@ def sigkill_run(kind, kafka, prefix, tmp_path, total: int, kills: int) -> None:
     publish(kafka, docs)
     command = [sys.executable, "-c", "from services.cli import main; main()", "sink", SHORT[kind], "--cluster", "local"]
     landed = []
-    step = total // (kills + 1)
+    step = total // (2 * (kills + 1))
     for run in range(kills):
+        before = count(search, prefix)
         log = (tmp_path / f"sink-{run}.log").open("wb")
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
         try:
-            # kill mid-stream, at evenly spread points of the run
-            wait_for(lambda r=run: count(search, prefix) >= (r + 1) * step, 180, f"{(run + 1) * step} documents", 0.1)
+            # kill mid-stream, once this instance added some documents beyond its predecessors
+            wait_for(lambda b=before: count(search, prefix) >= b + step, 180, f"{before + step} documents", 0.1)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
