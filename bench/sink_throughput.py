@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import tempfile
 import threading
 import time
@@ -72,7 +73,15 @@ def sink_config(kind: str, workdir: Path, kafka: KafkaSettings, prefix: str, bat
 
 
 def run_baseline(kind: str, search, docs: list[Document], prefix: str, config: SinkConfig) -> float:
-    pairs = [({"index": {"_index": index_name(d, prefix, None), "_id": d.id}}, orjson.dumps(d.body)) for d in docs]
+    # opensearch-py's chunker wants text, elasticsearch-py's passes bytes through: serialized either way
+    text = kind == "opensearch"
+    pairs = [
+        (
+            {"index": {"_index": index_name(d, prefix, None), "_id": d.id}},
+            orjson.dumps(d.body).decode() if text else orjson.dumps(d.body),
+        )
+        for d in docs
+    ]
     started = time.perf_counter()
     ok, errors = HELPERS[kind].bulk(
         search,
@@ -131,9 +140,9 @@ def run_sink(kind: str, docs: list[Document], config: SinkConfig) -> tuple[float
     return done - first, first - started
 
 
-def bench(kind: str, n: int, batch: int) -> dict[str, float]:
-    docs = make_documents(n)
-    size = sum(len(orjson.dumps(d.body)) for d in docs) / len(docs)
+def one_round(kind: str, docs: list[Document], batch: int) -> tuple[float, float, float]:
+    """(baseline seconds, sink seconds, sink group-join seconds) on fresh indices and topics."""
+    n = len(docs)
     search = client(ClusterConfig(name="bench", kind=kind, host="127.0.0.1", port=PORTS[kind], scheme="http"))
     run_id = uuid.uuid4().hex[:8]
     kafka = KafkaSettings(topic_prefix=f"bench-{run_id}.")
@@ -142,12 +151,8 @@ def bench(kind: str, n: int, batch: int) -> dict[str, float]:
         config = sink_config(kind, Path(tmp), kafka, sink_prefix, batch)
         registry = templates.load_registry()
         # the same template for the baseline's indices, so both index with identical mappings
-        BulkTarget(
-            "baseline",
-            FACTORIES[kind](config, "bench")[0].client,
-            config.model_copy(update={"index_template": base_prefix}),
-            registry,
-        ).initialize()
+        base_config = config.model_copy(update={"index_template": base_prefix})
+        BulkTarget("baseline", FACTORIES[kind](config, "bench")[0].client, base_config, registry).initialize()
         try:
             base_s = run_baseline(kind, search, docs, base_prefix, config)
             sink_s, join_s = run_sink(kind, docs, config)
@@ -157,14 +162,27 @@ def bench(kind: str, n: int, batch: int) -> dict[str, float]:
         finally:
             for prefix in (base_prefix, sink_prefix):
                 search.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-                search.indices.delete_index_template(name=prefix)
+                if search.indices.exists_index_template(name=prefix):
+                    search.indices.delete_index_template(name=prefix)
+    return base_s, sink_s, join_s
+
+
+def bench(kind: str, n: int, batch: int, rounds: int) -> dict[str, float]:
+    """Alternate baseline and sink `rounds` times (the box is shared: load varies) and compare medians."""
+    docs = make_documents(n)
+    size = sum(len(orjson.dumps(d.body)) for d in docs) / len(docs)
+    results = [one_round(kind, docs, batch) for _ in range(rounds)]
+    base_s = statistics.median(r[0] for r in results)
+    sink_s = statistics.median(r[1] for r in results)
     result = {
         "docs": n,
+        "rounds": rounds,
         "doc_bytes": round(size),
         "baseline_docs_per_s": round(n / base_s),
         "sink_docs_per_s": round(n / sink_s),
         "ratio": round(base_s / sink_s, 3),
-        "sink_group_join_s": round(join_s, 2),
+        "per_round_ratio": [round(b / s, 3) for b, s, _ in results],
+        "sink_group_join_s": round(statistics.median(r[2] for r in results), 2),
     }
     print(kind, orjson.dumps(result).decode(), flush=True)
     return result
@@ -175,10 +193,11 @@ def main() -> None:
     parser.add_argument("--kind", choices=["elasticsearch", "opensearch", "both"], default="both")
     parser.add_argument("--docs", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     kinds = ["elasticsearch", "opensearch"] if args.kind == "both" else [args.kind]
     for kind in kinds:
-        bench(kind, args.docs, args.batch)
+        bench(kind, args.docs, args.batch, args.rounds)
 
 
 if __name__ == "__main__":
