@@ -139,21 +139,18 @@ class _Plan(NamedTuple):
     """How one attribute is copied, worked out once per attribute name."""
 
     name: str  # field name in the document
-    renamed: bool  # name differs from the attribute's (prefix/suffix stripped or DESIRED_SITES)
+    is_renamed: bool  # name differs from the attribute's (prefix/suffix stripped or DESIRED_SITES)
     cast: Cast | None  # None: the value is copied as it is
     unchanged: type | None  # values of exactly this type need no cast
 
 
-_PLANS: dict[str, _Plan | None] = {}
+_PLANS: dict[str, _Plan | None] = {}  # a memo of _plan(), a pure function of the name
+_UNSEEN = object()
 _PLANS_MAX = 65536  # attribute names are few in practice; the bound only guards against a flood of odd names
 
 
 def _plan(key: str) -> _Plan | None:
-    """The copy plan of an attribute (None: not copied), memoised: a pure function of the name."""
-    try:
-        return _PLANS[key]
-    except KeyError:
-        pass
+    """The copy plan of an attribute (None: not copied), worked out on first sight of the name."""
     name = document_name(key)
     plan = None
     if name is not None:
@@ -183,12 +180,15 @@ def _wmcore(cast: Cast | None) -> Cast:
 def copy_attributes(ad: JobAd) -> dict[str, Any]:
     result: dict[str, Any] = {}
     renamed: set[str] = set()
+    plans = _PLANS
     for key, value in ad.raw.items():
-        plan = _plan(key)
+        plan = plans.get(key, _UNSEEN)
+        if plan is _UNSEEN:
+            plan = _plan(key)
         if plan is None:
             continue
-        name = plan.name
-        if plan.renamed:
+        name, is_renamed, cast, unchanged = plan
+        if is_renamed:
             renamed.add(name)
         elif name in renamed:
             continue
@@ -197,10 +197,10 @@ def copy_attributes(ad: JobAd) -> dict[str, Any]:
             if value is ERROR:
                 result.pop(name, None)
                 continue
-        if value is None or value.__class__ is plan.unchanged or plan.cast is None:
+        if value is None or value.__class__ is unchanged or cast is None:
             result[name] = value
             continue
-        value = plan.cast(name, value)
+        value = cast(name, value)
         if value is _DROP:
             result.pop(name, None)
         else:

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.converter.registry import TYPES
 from services.converter.values import integer, number
@@ -28,12 +29,11 @@ def _fold(current: Any, value: Any, maxed: bool) -> Any:
     return max(a, b) if maxed else a + b
 
 
-def _typed(name: str, value: Any) -> Any:
+def _typed(kind: str | None, value: Any) -> Any:
     """The folded total in its registry type (a per-step value of the wrong kind gives null)."""
-    kind = TYPES.get(name)
-    if kind in ("int", "date", "float"):
-        if kind != "float":
-            return integer(value)
+    if kind in ("int", "date"):
+        return integer(value)
+    if kind == "float":
         found = number(value)
         return None if found is None else float(found)
     if kind == "string" and value is not None and not isinstance(value, str):
@@ -41,30 +41,53 @@ def _typed(name: str, value: Any) -> Any:
     return value
 
 
+class _StepStatistic(NamedTuple):
+    total: str  # the ChirpCMSSW<Stat> key it is folded into
+    maxed: bool
+    kind: str | None  # registry type of the total
+
+
+class _SiteRead(NamedTuple):
+    site: str
+    chirp_string: str
+    time_key: str  # the ReadTimeMS key paired with this ReadBytes key
+
+
+@functools.lru_cache(maxsize=8192)
+def _role(key: str) -> _StepStatistic | _SiteRead | None:
+    """What a ChirpCMSSW* key contributes (None: nothing, it is a total or the time half of a site pair);
+    a memo of a pure function of the name, since ads repeat the same step and site names."""
+    if "IOSite" in key:
+        match = _IOSITE.match(key)
+        if match is None or match.group(3) != "ReadBytes":
+            return None
+        return _SiteRead(match.group(2), match.group(1).strip("_"), key[: -len("_ReadBytes")] + "_ReadTimeMS")
+    if key.startswith("ChirpCMSSW_"):
+        total = "ChirpCMSSW" + key.split("_", 2)[-1]
+        return _StepStatistic(total, total.endswith(_MAXED), TYPES.get(total))
+    return None
+
+
 def fold_statistics(result: dict[str, Any]) -> None:
     """Per-step and per-site keys into their totals and the SiteIO list (in place, like the copy step)."""
     site_io: list[dict[str, Any]] = []
     for key in [key for key in result if key.startswith("ChirpCMSSW")]:
-        if "IOSite" in key:
-            match = _IOSITE.match(key)
-            if match is None or match.group(3) != "ReadBytes":
-                continue
-            base = key[: -len("_ReadBytes")]
-            if base + "_ReadTimeMS" not in result:
-                continue
-            site_io.append(
-                {
-                    "SiteName": match.group(2),
-                    "ChirpString": match.group(1).strip("_"),
-                    "ReadBytes": integer(result.pop(key)),
-                    "ReadTimeMS": integer(result.pop(base + "_ReadTimeMS")),
-                }
-            )
+        role = _role(key)
+        if role is None:
             continue
-        if key.startswith("ChirpCMSSW_"):
-            total = "ChirpCMSSW" + key.split("_", 2)[-1]
-            folded = _fold(result.get(total), result[key], total.endswith(_MAXED))
-            result[total] = _typed(total, folded)
+        if role.__class__ is _SiteRead:
+            if role.time_key in result:
+                site_io.append(
+                    {
+                        "SiteName": role.site,
+                        "ChirpString": role.chirp_string,
+                        "ReadBytes": integer(result.pop(key)),
+                        "ReadTimeMS": integer(result.pop(role.time_key)),
+                    }
+                )
+            continue
+        total, maxed, kind = role
+        result[total] = _typed(kind, _fold(result.get(total), result[key], maxed))
     if site_io:
         result["ChirpCMSSW_SiteIO"] = site_io
 

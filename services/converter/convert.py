@@ -9,6 +9,7 @@ depends on "now" uses the message's collection time. The rules themselves live i
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,9 +89,15 @@ def _required(ad: JobAd) -> tuple[str, int, float]:
 
 def _index_date(qdate: float) -> str:
     try:
-        return datetime.datetime.fromtimestamp(qdate, tz=datetime.UTC).strftime("%Y-%m-%d")
+        return _utc_day(int(qdate // 86400))
     except (OverflowError, OSError, ValueError):
         raise ConversionError(f"QDate {qdate!r} is not a valid date") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _utc_day(day: int) -> str:
+    """YYYY-MM-DD of a day number since the epoch (memoised: a day's jobs share it, strftime is slow)."""
+    return datetime.datetime.fromtimestamp(day * 86400, tz=datetime.UTC).strftime("%Y-%m-%d")
 
 
 def _user_fields(result: dict[str, Any], ad: JobAd, analysis: bool) -> dict[str, Any]:

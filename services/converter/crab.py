@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 from typing import Any
 
 from services.converter.expressions import JobAd
@@ -35,13 +36,20 @@ def formatted_crab_id(crab_id: Any) -> str:
 def task_creation_date(ad: JobAd, record_time: int) -> int:
     """CRAB task names start with their creation time: '190309_085131:user_crab_...' (UTC)."""
     workflow = ad.get("CRAB_Workflow")
-    if isinstance(workflow, str):
-        try:
-            created = datetime.datetime.strptime(workflow.split(":")[0], "%y%m%d_%H%M%S")
-        except ValueError:
-            return record_time
-        return calendar.timegm(created.timetuple())
-    return record_time
+    created = _task_created(workflow.split(":")[0]) if isinstance(workflow, str) else None
+    return record_time if created is None else created
+
+
+@functools.lru_cache(maxsize=4096)
+def _task_created(prefix: str) -> int | None:
+    """Epoch seconds of a 'yymmdd_HHMMSS' task name prefix; memoised (the jobs of a task share it)."""
+    if len(prefix) > len("yymmdd_HHMMSS"):  # strptime would reject it too, only more slowly
+        return None
+    try:
+        created = datetime.datetime.strptime(prefix, "%y%m%d_%H%M%S")
+    except ValueError:
+        return None
+    return calendar.timegm(created.timetuple())
 
 
 def output_files(ad: JobAd) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import classad2
 import orjson
 
-from services.common.raw_message import expression_text, is_expression
+from services.common.raw_message import expression_text
 
 
 class _ErrorValue:
@@ -29,10 +29,15 @@ class _ErrorValue:
 
 ERROR = _ErrorValue()
 _MISSING = object()
+_EXPR_PREFIX, _EXPR_SUFFIX = "/Expr(", ")/"  # is_expression() inlined: get() runs ~50 times per ad
 
 _TIME_CALL = re.compile(r"\btime\s*\(\s*\)", re.IGNORECASE)
-# identifiers not followed by "(" (those are function calls); literal strings may yield harmless extras
-_IDENTIFIER = re.compile(r'(?<![A-Za-z0-9_"])([A-Za-z_][A-Za-z0-9_]*)(?!\s*\()')
+# Attribute references: whole identifiers, not function calls ("name("), not attributes of the match
+# candidate ("TARGET.name" is undefined when an ad is evaluated on its own, whatever the ad holds).
+# Literal strings may yield harmless extras.
+_IDENTIFIER = re.compile(r'(?<![A-Za-z0-9_"])(?<!TARGET\.)([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()', re.IGNORECASE)
+_ERROR_TREE = classad2.ExprTree("error")
+_KEYWORDS = frozenset(("true", "false", "undefined", "error", "is", "isnt", "target", "my", "parent"))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -45,13 +50,8 @@ def _parse(text: str) -> tuple[classad2.ExprTree | None, tuple[str, ...]]:
         tree = classad2.ExprTree(text)
     except Exception:  # classad2 raises its own exception type, not exported under a stable name
         return None, ()
-    return tree, tuple(dict.fromkeys(_IDENTIFIER.findall(text)))
-
-
-def _to_classad(value: Any) -> Any:
-    if value is None:
-        return classad2.Value.Undefined
-    return value
+    names = (name for name in _IDENTIFIER.findall(text) if name.lower() not in _KEYWORDS)
+    return tree, tuple(dict.fromkeys(names))
 
 
 def _from_classad(value: Any) -> Any:
@@ -83,7 +83,7 @@ class JobAd:
         value = self.raw.get(name, _MISSING)
         if value is _MISSING:
             return default
-        if isinstance(value, str) and is_expression(value):
+        if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
             value = self.evaluate(name)
             return None if value is ERROR else value
         return value
@@ -112,28 +112,39 @@ class JobAd:
         tree, _ = self._tree(self.raw[name])
         if tree is None:
             return ERROR
-        scope = classad2.ClassAd()
+        scope: dict[str, Any] = {}
         pending = [name]
-        seen: set[str] = set()
         while pending:
             key = pending.pop()
-            if key in seen:
+            if key in scope:
                 continue
-            seen.add(key)
             value = self.raw[key]
-            if isinstance(value, str) and is_expression(value):
+            if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
                 sub_tree, identifiers = self._tree(value)
-                scope[key] = sub_tree if sub_tree is not None else classad2.ExprTree("error")
+                scope[key] = sub_tree if sub_tree is not None else _ERROR_TREE
                 for identifier in identifiers:
                     found = self._key(identifier)
-                    if found is not None and found not in seen:
+                    if found is not None and found not in scope:
                         pending.append(found)
             else:
-                try:
-                    scope[key] = _to_classad(value)
-                except Exception:  # a literal classad2 cannot hold (e.g. a deeply odd JSON value)
-                    scope[key] = classad2.Value.Undefined
+                scope[key] = classad2.Value.Undefined if value is None else value
         try:
-            return _from_classad(scope.eval(name))
+            return _from_classad(_classad(scope).eval(name))
         except Exception:
             return ERROR
+
+
+def _classad(scope: dict[str, Any]) -> classad2.ClassAd:
+    """The scope as a ClassAd in one call; a literal classad2 cannot hold (e.g. a deeply odd JSON value)
+    makes the whole call fail, and then only that attribute becomes undefined."""
+    try:
+        return classad2.ClassAd(scope)
+    except Exception:  # classad2 raises SystemError/TypeError/ValueError depending on the value
+        pass
+    ad = classad2.ClassAd()
+    for key, value in scope.items():
+        try:
+            ad[key] = value
+        except Exception:
+            ad[key] = classad2.Value.Undefined
+    return ad
