@@ -21,11 +21,3 @@ class ConfigError(SpiderError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 
-
-class NotBuiltYet(SpiderError):
-    """A command whose issue has not landed yet: says which area will bring it."""
-
-    exit_code = 3
-
-    def __init__(self, command: str, area: str) -> None:
-        super().__init__(f"'spider {command}' is not implemented yet (tracked in the {area} issue)")
