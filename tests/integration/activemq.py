@@ -6,7 +6,6 @@ The shared broker of the local stack must never be stopped by a test, so outage 
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import threading
@@ -58,10 +57,6 @@ class PrivateBroker:
         (base / "conf").mkdir(parents=True, exist_ok=True)
         self.config = base / "conf" / "activemq.xml"
         self.config.write_text(_CONFIG.format(port=self.port, data=base / "data"))
-
-    @staticmethod
-    def available() -> bool:
-        return ACTIVEMQ_JAR.exists() and shutil.which("java") is not None
 
     def start(self, timeout: float = 60) -> None:
         self.proc = subprocess.Popen(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 import uuid
@@ -10,9 +9,11 @@ import uuid
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from deploy.local.config import load_stack_config
 from services.common.config import KafkaSettings
 
-BOOTSTRAP = os.environ.get("SPIDER_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+STACK = load_stack_config()
+BOOTSTRAP = STACK.endpoints()["kafka"]
 
 
 def reachable(port: int, host: str = "127.0.0.1") -> bool:

@@ -22,7 +22,9 @@ from services.sinks import elasticsearch, opensearch
 from services.sinks.config import SinkConfig
 from services.sinks.runner import SinkRunner
 
-PORTS = {"elasticsearch": 9200, "opensearch": 9201}
+from .kafka_helpers import STACK
+
+PORTS = {kind: STACK.port(kind) for kind in ("elasticsearch", "opensearch")}
 FACTORIES = {"elasticsearch": elasticsearch.targets, "opensearch": opensearch.targets}
 SHORT = {"elasticsearch": "es", "opensearch": "opensearch"}
 

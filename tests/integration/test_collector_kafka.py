@@ -32,11 +32,10 @@ from services.common import dead_letter, raw_message, topics
 from services.common.config import KafkaSettings
 from services.common.topic_admin import create_topics
 
-from .kafka_helpers import delete_topics, kafka_reachable, private_kafka
+from .kafka_helpers import delete_topics, private_kafka
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not kafka_reachable(), reason="Kafka of the local stack is not running (spider stack up)"),
 ]
 
 DATA = Path(__file__).parents[1] / "data" / "collector_pool"

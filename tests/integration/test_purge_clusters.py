@@ -12,13 +12,15 @@ import pytest
 from services.common.config import ClusterConfig
 from services.common.search_clients import client
 
-from .kafka_helpers import reachable
+from .kafka_helpers import STACK
 
 pytestmark = pytest.mark.integration
 
 CLUSTERS = {
-    "es": ClusterConfig(name="es", kind="elasticsearch", host="127.0.0.1", port=9200, scheme="http"),
-    "os": ClusterConfig(name="os", kind="opensearch", host="127.0.0.1", port=9201, scheme="http"),
+    "es": ClusterConfig(
+        name="es", kind="elasticsearch", host="127.0.0.1", port=STACK.port("elasticsearch"), scheme="http"
+    ),
+    "os": ClusterConfig(name="os", kind="opensearch", host="127.0.0.1", port=STACK.port("opensearch"), scheme="http"),
 }
 MAPPING = {
     "properties": {
@@ -47,10 +49,7 @@ def es_conf(tmp_path):
 
 @pytest.fixture(params=sorted(CLUSTERS))
 def cluster(request):
-    config = CLUSTERS[request.param]
-    if not reachable(config.port):
-        pytest.skip(f"{config.kind} of the local stack is not running on {config.port}")
-    return config
+    return CLUSTERS[request.param]
 
 
 @pytest.fixture

@@ -25,14 +25,12 @@ from .kafka_helpers import (
     create_topics,
     delete_topics,
     joined_consumer,
-    kafka_reachable,
     private_kafka,
     produce,
 )
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not kafka_reachable(), reason="Kafka of the local stack is not running (spider stack up)"),
 ]
 
 HOUR_MS = 3600 * 1000

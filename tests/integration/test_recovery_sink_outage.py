@@ -15,7 +15,7 @@ from services.common.groups import GroupNames
 from services.recovery import replay, status
 from services.recovery.kafka_view import KafkaView
 
-from .kafka_helpers import create_topics, delete_topics, private_kafka, reachable
+from .kafka_helpers import create_topics, delete_topics, private_kafka
 from .search_sink_support import (
     PORTS,
     cleanup,
@@ -31,9 +31,6 @@ from .search_sink_support import (
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(
-        not (reachable(9092) and reachable(PORTS["elasticsearch"])), reason="Kafka or Elasticsearch not running"
-    ),
 ]
 
 

@@ -19,7 +19,6 @@ from .activemq import PrivateBroker, Subscriber, free_port
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not PrivateBroker.available(), reason="Debian activemq package not installed"),
 ]
 
 

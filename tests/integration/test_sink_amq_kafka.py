@@ -23,12 +23,10 @@ from services.sinks.config import AmqSettings, SinkConfig
 from services.sinks.runner import SinkRunner
 
 from .activemq import PrivateBroker, Subscriber
-from .kafka_helpers import create_topics, delete_topics, private_kafka, reachable
+from .kafka_helpers import STACK, create_topics, delete_topics, private_kafka
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not reachable(9092), reason="Kafka of the local stack not running (spider stack up)"),
-    pytest.mark.skipif(not PrivateBroker.available(), reason="Debian activemq package not installed"),
 ]
 
 
@@ -112,7 +110,6 @@ def sink_config(kafka, broker, destination: str, group_prefix: str, workdir) -> 
     )
 
 
-@pytest.mark.skipif(not reachable(61613), reason="ActiveMQ of the local stack not running (spider stack up)")
 def test_documents_reach_the_stack_broker_topic_and_a_mistyped_one_is_dead_lettered(kafka, tmp_path):
     from services.sinks import amq
 
@@ -126,9 +123,9 @@ def test_documents_reach_the_stack_broker_topic_and_a_mistyped_one_is_dead_lette
         consumer_group_prefix=group_prefix,
         batch_size=50,
         linger_s=0.1,
-        amq=AmqSettings(hosts=["127.0.0.1:61613"], topic=destination, validation="dead-letter"),
+        amq=AmqSettings(hosts=[f"127.0.0.1:{STACK.port('stomp')}"], topic=destination, validation="dead-letter"),
     )
-    subscriber = Subscriber(61613, destination)
+    subscriber = Subscriber(STACK.port("stomp"), destination)
     [target] = amq.targets(config)
     runner = SinkRunner(target, config)
     thread = threading.Thread(target=runner.run)

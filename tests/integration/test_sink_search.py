@@ -17,7 +17,7 @@ from confluent_kafka import Consumer
 
 from services.common import dead_letter, topics
 
-from .kafka_helpers import create_topics, delete_topics, private_kafka, reachable
+from .kafka_helpers import create_topics, delete_topics, private_kafka
 from .search_sink_support import (
     PORTS,
     SHORT,
@@ -35,14 +35,11 @@ from .search_sink_support import (
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not reachable(9092), reason="Kafka of the local stack not running (spider stack up)"),
 ]
 
 
 @pytest.fixture(params=["elasticsearch", "opensearch"])
 def kind(request):
-    if not reachable(PORTS[request.param]):
-        pytest.skip(f"{request.param} of the local stack is not running on {PORTS[request.param]}")
     return request.param
 
 

@@ -1,0 +1,17 @@
+"""Every integration test runs against the local stack: it is brought up first, and a server that cannot be
+made healthy fails the test (never skips it)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _local_stack(stack) -> None:
+    """Depend on the session-wide stack so that no integration test can pass, or skip, without it."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
