@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 
 import jsonschema
@@ -16,7 +15,7 @@ from services.sinks import monit
 REGISTRY = schemas.load("field_types.json")
 SCHEMA = schemas.load(monit.SCHEMA_FILE)
 DATES = monit.date_fields(REGISTRY)
-REFERENCE = Path(os.environ.get("SPIDER_REFERENCE_DIR", "/work/ref/cms-htcondor-es"))
+DATA = Path(__file__).parents[1] / "data"
 
 DOC_ID = "vocms0255.cern.ch#48213563.0#1700000000#1700003600"
 HISTORY_DOC = {
@@ -143,9 +142,10 @@ def test_a_converted_realistic_document_is_valid():
     assert monit.BodyValidator.from_schema(SCHEMA).offending_keys(body) == []
 
 
-@pytest.mark.skipif(not (REFERENCE / "JobMonitoring.json").exists(), reason="reference checkout not available")
 def test_the_schema_accepts_the_value_types_of_the_reference_job_monitoring_example():
-    example = json.loads((REFERENCE / "JobMonitoring.json").read_text())
+    """tests/data/monit/reference_value_types.json holds the field names of the reference's JobMonitoring.json
+    with each value replaced by a canonical one of the same JSON type (1, 0.5, "s", true, null, ...)."""
+    example = json.loads((DATA / "monit" / "reference_value_types.json").read_text())
     common = sorted(set(example) & set(SCHEMA["properties"]))
     assert len(common) > 200
     validator = jsonschema.Draft202012Validator(SCHEMA)
