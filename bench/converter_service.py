@@ -1,7 +1,11 @@
-"""The converter service through the local Kafka: `python -m bench.converter_service [--n 20000]`.
+"""The converter service through the local Kafka: `python -m bench.converter_service [--n 20000] [--profile f.svg]`.
 
-Publishes n realistic raw messages (bench/ads.py) to private topics, starts one `spider converter` worker and
-times the documents from the first to the last one out; samples the worker's RSS meanwhile.
+Publishes n realistic raw messages (bench/ads.py) to private topics, times `pipeline.step` alone on the same
+messages in this process, then starts one `spider converter` worker and times the documents from the first to
+the last one out, sampling the worker's RSS and CPU time meanwhile. The machine is shared, so the figure to
+compare between runs is the ratio service rate / step-alone rate, both wall-clock and measured back to back:
+it says how much of the conversion speed the Kafka side of the service keeps. `--profile` records the worker
+with py-spy (`.txt` gives py-spy's raw collapsed stacks, anything else a flame graph SVG).
 Targets (issue 3): >= 4,000 docs/s per worker, RSS < 300 MB. The conversion alone: bench/convert_throughput.py.
 """
 
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +21,9 @@ import uuid
 from pathlib import Path
 
 from bench.ads import raw_messages, realistic_ads
+
+TARGET_DOCS_PER_S = 4000.0
+TARGET_RSS_MB = 300.0
 
 
 def _rss_mb(pid: int) -> float:
@@ -25,20 +33,52 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def bench_service(n: int) -> None:
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def step_alone_rate(values: list[bytes]) -> float:
+    """Wall-clock messages/s of the conversion step with the context a default worker builds."""
+    from services.common.dead_letter import Origin, service_identity
+    from services.converter.affiliations import AffiliationCache
+    from services.converter.config import ConverterConfig
+    from services.converter.pipeline import STAGE, Contexts, step
+
+    cfg = ConverterConfig()
+    context = Contexts(cfg.reduce_running, AffiliationCache(cfg.resolve(cfg.affiliation_file)).get)()
+    origin, service = Origin(), service_identity(STAGE)
+    started = time.perf_counter()
+    for value in values:
+        step(value, context, origin, service)
+    return len(values) / (time.perf_counter() - started)
+
+
+def _start_profiler(pid: int, out: Path) -> subprocess.Popen:
+    fmt = "raw" if out.suffix == ".txt" else "flamegraph"
+    command = ["py-spy", "record", "--pid", str(pid), "-o", str(out), "-f", fmt, "-r", "200", "--idle", "--threads"]
+    return subprocess.Popen(command)
+
+
+def bench_service(n: int, profile: Path | None) -> None:
     from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient
 
     from services.common import topics
     from services.common.config import KafkaSettings
     from services.common.topic_admin import create_topics
 
+    messages = raw_messages(realistic_ads(n, seed=3, kind="history"))
+    step_rate = step_alone_rate([value for _, value in messages[:5000]])
     kafka = KafkaSettings(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     create_topics(kafka)
     producer = Producer({**kafka.client_config(), "linger.ms": 50})
-    for key, value in raw_messages(realistic_ads(n, seed=3, kind="history")):
+    for key, value in messages:
         producer.produce(kafka.topic(topics.RAW_HISTORY), key=key, value=value)
         producer.poll(0)
     producer.flush(60)
+    del messages
     env = {
         **os.environ,
         "SPIDER_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
@@ -53,33 +93,43 @@ def bench_service(n: int) -> None:
         [sys.executable, "-c", "from services.cli import main; main()", "converter"], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    seen, first, rss, deadline = 0, None, 0.0, time.monotonic() + 600
+    profiler = None
+    seen, first, cpu_first, rss, deadline = 0, None, 0.0, 0.0, time.monotonic() + 600
     try:
         while seen < n * 0.99 and time.monotonic() < deadline:
             batch = consumer.consume(1000, 0.5)
             seen += sum(1 for m in batch if m.error() is None)
             if seen and first is None:
-                first = time.monotonic()
+                first, cpu_first = time.monotonic(), _cpu_s(worker.pid)
+                if profile:
+                    profiler = _start_profiler(worker.pid, profile)
             rss = max(rss, _rss_mb(worker.pid))
         elapsed = time.monotonic() - first if first else float("nan")
+        cpu = _cpu_s(worker.pid) - cpu_first
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
         worker.terminate()
         worker.wait(60)
         consumer.close()
-        from confluent_kafka.admin import AdminClient
-
         AdminClient(kafka.client_config()).delete_topics([kafka.topic(s.name) for s in topics.TOPICS])
+    rate = seen / elapsed
+    print(f"step alone: {step_rate:,.0f} msgs/s (wall clock, this process, same messages)")
     print(
-        f"service: {seen} documents in {elapsed:.2f} s after the first = {seen / elapsed:,.0f} docs/s; "
-        f"peak RSS {rss:.0f} MB"
+        f"service: {seen} documents in {elapsed:.2f} s after the first = {rate:,.0f} docs/s "
+        f"({rate / TARGET_DOCS_PER_S:.2f}x the {TARGET_DOCS_PER_S:,.0f} target), "
+        f"{rate / step_rate:.2f}x the step alone; worker CPU {cpu:.1f} s = {seen / max(cpu, 1e-9):,.0f} docs/CPU-s; "
+        f"peak RSS {rss:.0f} MB (target < {TARGET_RSS_MB:.0f})"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--profile", type=Path, help="py-spy recording of the worker (needs py-spy on PATH)")
     args = parser.parse_args()
-    bench_service(args.n)
+    bench_service(args.n, args.profile)
 
 
 if __name__ == "__main__":

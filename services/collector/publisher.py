@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -79,12 +80,19 @@ class Publisher:
         while not self._stop.is_set():
             self._producer.poll(0.1)
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, delivery: Delivery) -> None:
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        delivery: Delivery,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> None:
         """Queue one message; waits (never drops) while librdkafka's local queue is full."""
         delivery._sent()
         while True:
             try:
-                self._producer.produce(topic, value, key, on_delivery=delivery.report)
+                self._producer.produce(topic, value, key, on_delivery=delivery.report, headers=headers)
                 return
             except BufferError:
                 time.sleep(0.005)

@@ -20,6 +20,19 @@ class ConverterConfig(SpiderSettings):
     heartbeat_interval_s: float = Field(3.0, gt=0, description="Consumer group heartbeat interval")
     commit_interval_s: float = Field(2.0, gt=0, description="Commit acknowledged offsets at least this often")
     commit_every: int = Field(5000, ge=1, description="... or after this many acknowledged messages")
+    fetch_max_wait_ms: int = Field(
+        50, ge=1, description="Longest time the broker holds a fetch with no new data (faust's own is 1500)"
+    )
+    batches_in_flight: int = Field(
+        4, ge=1, description="Converted batches whose outputs may await Kafka's acknowledgement at once"
+    )
+    compression: str = Field(
+        "lz4", pattern="^(zstd|lz4)$", description="Compression of document messages (lz4 or zstd)"
+    )
+    linger_ms: int = Field(5, ge=0, description="How long librdkafka waits to fill a produce batch")
+    stop_timeout_s: float = Field(
+        10.0, gt=0, description="On stop, how long batches in flight may take to be acknowledged (else replayed)"
+    )
     send_retry_max_s: float = Field(30.0, gt=0, description="Longest back-off between retries of a failed output send")
     reduce_running: bool = Field(
         True, description="Keep only the running_fields set in Running/Idle/Held queue documents"

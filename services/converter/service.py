@@ -1,10 +1,15 @@
 """`spider converter`: the faust-streaming service, raw ads in, documents out.
 
-At-least-once without loss: the agent reads a batch with manual acks (`noack_take`), converts it, sends every
-output and waits until Kafka acknowledged all of them (failed sends are retried, never skipped), and only then
-acks the input events. faust commits only the highest contiguous acked offset, so a crash or SIGKILL at any
-point replays the unacknowledged tail: duplicates are possible, loss is not. Document ids are deterministic,
-so a duplicate overwrites the same document in the sinks.
+At-least-once without loss: the agent reads a batch with manual acks (`noack_take`), converts it and hands
+every output to librdkafka; a delivery task waits until Kafka acknowledged all of them (failed sends are
+retried, never skipped) and only then acks that batch's input events. faust commits only the highest
+contiguous acked offset, so a crash or SIGKILL at any point replays the unacknowledged tail: duplicates are
+possible, loss is not. Document ids are deterministic, so a duplicate overwrites the same document in the sinks.
+
+Why librdkafka for the outputs and several batches in flight: with faust's aiokafka producer the worker spent
+as much time framing and writing produce requests under the GIL as converting, and it sat idle while each
+batch's acknowledgements came back. librdkafka batches, compresses and sends on its own threads, and the next
+batch is converted while the previous ones are being acknowledged.
 """
 
 from __future__ import annotations
@@ -12,17 +17,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
+from collections import Counter as Tally
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import faust
 from aiokafka.helpers import create_ssl_context
+from confluent_kafka import KafkaError, Message
 from prometheus_client import Counter, Histogram
 
+from services.collector.publisher import Delivery
+from services.collector.publisher import Publisher as KafkaPublisher
 from services.common import logs, observability, topics
 from services.common.config import KafkaSettings
 from services.common.dead_letter import Origin, service_identity
 from services.common.topic_admin import create_topics
+from services.converter import faust_kafka
 from services.converter.config import ConverterConfig
 from services.converter.pipeline import STAGE, Contexts, Converted, DeadLettered, Dropped, Outcome, step
 
@@ -96,42 +108,59 @@ def _outcome_name(outcome: Outcome) -> str:
     return "dead_lettered" if isinstance(outcome, DeadLettered) else "dropped"
 
 
+class _Resends(Delivery):
+    """The delivery reports of one send round, keeping the messages Kafka did not acknowledge."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: list[Output] = []
+
+    def report(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.refused.append((msg.topic(), msg.key(), msg.value(), msg.headers()))
+        super().report(err, msg)
+
+
 class Publisher:
     """Sends a batch of outputs and returns only once Kafka acknowledged every one of them."""
 
-    def __init__(self, app: faust.App, retry_max_s: float) -> None:
-        self._app = app
-        self._retry_max_s = retry_max_s
+    def __init__(self, cfg: ConverterConfig) -> None:
+        self._producer = KafkaPublisher(cfg.kafka, compression=cfg.compression, linger_ms=cfg.linger_ms)
+        self._retry_max_s = cfg.send_retry_max_s
 
-    async def publish(self, outputs: list[Output]) -> None:
+    async def publish(self, outputs: Sequence[Output]) -> None:
         pending = outputs
         delay = 0.5
         while pending:
-            producer = self._app.producer
-            futures = [await producer.send(t, k, v, None, None, h) for t, k, v, h in pending]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [out for out, res in zip(pending, results, strict=True) if isinstance(res, BaseException)]
-            if not failed:
+            delivery = _Resends()
+            for topic, key, value, headers in pending:
+                self._producer.produce(topic, key, value, delivery, headers)
+            while not await asyncio.to_thread(delivery.wait, 60.0):
+                pass  # every message gets a report within librdkafka's delivery timeout
+            if not delivery.refused:
                 return
-            error = next(res for res in results if isinstance(res, BaseException))
-            for out in failed:
+            for out in delivery.refused:
                 SEND_RETRIES.labels(topic=out[0]).inc()
             log.warning(
                 "%d of %d output messages not acknowledged (%s); retrying in %.1fs, input offsets held back",
-                len(failed),
+                len(delivery.refused),
                 len(pending),
-                type(error).__name__,
+                delivery.first_error,
                 delay,
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_max_s)
-            pending = failed
+            pending = delivery.refused
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._producer.close, 10.0)
 
 
 def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any] | None]) -> faust.App:
     """The faust app with its one agent; nothing is started until a worker runs it."""
-    app = faust.App(
+    app = faust_kafka.App(
         cfg.group_id,
+        fetch_max_wait_ms=cfg.fetch_max_wait_ms,
         broker=broker_urls(cfg.kafka),
         broker_credentials=broker_credentials(cfg.kafka),
         store="memory://",
@@ -146,34 +175,55 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
         broker_commit_interval=cfg.commit_interval_s,
         broker_commit_every=cfg.commit_every,
         consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
         key_serializer="raw",
         value_serializer="raw",
     )
     routes = Routes(cfg.kafka)
     source = app.topic(*routes.inputs, key_serializer="raw", value_serializer="raw")
     contexts = Contexts(cfg.reduce_running, affiliations)
-    publisher = Publisher(app, cfg.send_retry_max_s)
     service = service_identity(STAGE)
+
+    def convert_batch(events: Sequence[faust.EventT]) -> list[Output]:
+        context = contexts()
+        batch: list[Output] = []
+        outcomes: Tally[tuple[str, str]] = Tally()
+        for event in events:
+            message = event.message
+            origin = Origin(message.topic, message.partition, message.offset, message.key)
+            outcome = step(message.value, context, origin, service)
+            outcomes[message.topic, _outcome_name(outcome)] += 1
+            _log_outcome(outcome, origin)
+            output = routes.output(message.topic, outcome)
+            if output is not None:
+                batch.append(output)
+        for (topic, outcome_name), count in outcomes.items():
+            MESSAGES.labels(topic=topic, outcome=outcome_name).inc(count)
+        return batch
 
     @app.agent(source, concurrency=cfg.concurrency, name="convert")
     async def convert_agent(stream: faust.StreamT) -> None:
-        async for events in stream.noack_take(cfg.batch_size, cfg.batch_timeout_s):
-            with BATCH_SECONDS.time():
-                context = contexts()
-                batch: list[Output] = []
-                for event in events:
-                    message = event.message
-                    origin = Origin(message.topic, message.partition, message.offset, message.key)
-                    outcome = step(message.value, context, origin, service)
-                    MESSAGES.labels(topic=message.topic, outcome=_outcome_name(outcome)).inc()
-                    _log_outcome(outcome, origin)
-                    output = routes.output(message.topic, outcome)
-                    if output is not None:
-                        batch.append(output)
-                await publisher.publish(batch)
+        publisher = Publisher(cfg)
+
+        async def deliver(outputs: list[Output], events: Sequence[faust.EventT], started: float) -> None:
+            await publisher.publish(outputs)
             for event in events:
                 await stream.ack(event)
+            BATCH_SECONDS.observe(time.monotonic() - started)
+
+        in_flight: deque[asyncio.Task[None]] = deque()
+        try:
+            async for events in stream.noack_take(cfg.batch_size, cfg.batch_timeout_s):
+                started = time.monotonic()
+                outputs = convert_batch(events)
+                in_flight.append(asyncio.ensure_future(deliver(outputs, events, started)))
+                while in_flight and (len(in_flight) >= cfg.batches_in_flight or in_flight[0].done()):
+                    await in_flight.popleft()  # re-raises a failed delivery: the worker must not go on without it
+        finally:
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=cfg.stop_timeout_s)
+                for task in in_flight:
+                    task.cancel()  # its inputs stay unacked and are consumed again
+            await publisher.close()
 
     return app
 
