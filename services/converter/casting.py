@@ -145,7 +145,8 @@ class _Plan(NamedTuple):
 
 
 _PLANS: dict[str, _Plan | None] = {}  # a memo of _plan(), a pure function of the name
-_UNSEEN = object()
+_SHAPES: dict[tuple[str, ...], tuple[tuple[str, str, Cast | None, type | None], ...]] = {}  # memo of _steps()
+_SHAPES_MAX = 2048  # distinct attribute lists; bounded so odd ads cannot grow it without limit
 _PLANS_MAX = 65536  # attribute names are few in practice; the bound only guards against a flood of odd names
 
 
@@ -177,21 +178,33 @@ def _wmcore(cast: Cast | None) -> Cast:
     return cast_and_decode
 
 
-def copy_attributes(ad: JobAd) -> dict[str, Any]:
-    result: dict[str, Any] = {}
+def _steps(keys: tuple[str, ...]) -> tuple[tuple[str, str, Cast | None, type | None], ...]:
+    """(attribute, field, cast, no-cast type) of each attribute copied from an ad with exactly these names
+    in this order. Ads of one schedd share a handful of such shapes, so this is worked out once per shape:
+    the copy loop then touches only the copied attributes and has no renaming to decide."""
+    steps = []
     renamed: set[str] = set()
-    plans = _PLANS
-    for key, value in ad.raw.items():
-        plan = plans.get(key, _UNSEEN)
-        if plan is _UNSEEN:
-            plan = _plan(key)
+    for key in keys:
+        plan = _PLANS[key] if key in _PLANS else _plan(key)
         if plan is None:
             continue
-        name, is_renamed, cast, unchanged = plan
-        if is_renamed:
-            renamed.add(name)
-        elif name in renamed:
+        if plan.is_renamed:
+            renamed.add(plan.name)
+        elif plan.name in renamed:  # the stripped source came first and wins
             continue
+        steps.append((key, plan.name, plan.cast, plan.unchanged))
+    if len(_SHAPES) >= _SHAPES_MAX:
+        _SHAPES.clear()
+    _SHAPES[keys] = found = tuple(steps)
+    return found
+
+
+def copy_attributes(ad: JobAd) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    raw = ad.raw
+    keys = tuple(raw)
+    for key, name, cast, unchanged in _SHAPES.get(keys) or _steps(keys):
+        value = raw[key]
         if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
             value = ad.evaluate(key)
             if value is ERROR:
