@@ -19,6 +19,7 @@ from services.common.config_docs import render as render_config_docs
 from services.common.errors import SpiderError
 from services.common.show_config import show
 from services.converter import cli as converter_cli
+from services.converter.affiliations_cli import affiliations_app
 from services.converter.config import ConverterConfig
 from services.recovery import cli as recovery_cli
 from services.sinks.config import SinkConfig
@@ -29,6 +30,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(stack_app, name="stack")
 app.add_typer(collector_cli.checkpoint_app, name="checkpoint")
 app.add_typer(collector_cli.topics_app, name="topics")
+app.add_typer(affiliations_app, name="affiliations")
 app.command("collector")(collector_cli.collector)
 
 ConfigOption = Annotated[

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from services.common.config import SpiderSettings
@@ -39,3 +41,14 @@ class ConverterConfig(SpiderSettings):
     )
     declare_topics: bool = Field(True, description="Create missing input/output topics with their TopicSpec settings")
     datadir: str = Field("/tmp/spider-converter", description="faust data directory (nothing persistent: no tables)")
+    cric_url: str = Field(
+        "https://cms-cric.cern.ch/api/accounts/user/query/?json",
+        description="CRIC user directory that `spider affiliations refresh` downloads",
+    )
+    cric_cert_file: Path | None = Field(None, description="Robot certificate (PEM) presented to CRIC")
+    cric_key_file: Path | None = Field(None, description="Key of the robot certificate (PEM, not encrypted)")
+    cric_ca_file: Path | None = Field(
+        None,
+        description="CA bundle of CRIC's certificate (e.g. /etc/pki/tls/certs/CERN-bundle.pem); system CAs if unset",
+    )
+    cric_timeout_s: float = Field(60.0, gt=0, description="Longest wait for the CRIC answer")

@@ -1,0 +1,40 @@
+"""`spider affiliations ...`: upkeep of the user -> institute/country cache file (registered in services/cli.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.common.config import load_settings
+from services.converter.config import ConverterConfig
+
+affiliations_app = typer.Typer(help="The affiliation directory cache (CRIC users).", no_args_is_help=True)
+
+
+@affiliations_app.command("refresh")
+def refresh(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config file (also SPIDER_CONFIG)", show_default=False)
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Cache file; default affiliation_file")] = None,
+    url: Annotated[str | None, typer.Option(help="CRIC user directory URL (cric_url)")] = None,
+) -> None:
+    """Download the CRIC user directory and replace the cache file atomically (kept as it was on failure).
+
+    Running converters pick the new file up by itself (they re-read it when its modification time changes).
+    """
+    from services.converter import cric
+
+    cfg = load_settings(ConverterConfig, config, cric_url=url)
+    source = cric.Source(
+        url=cfg.cric_url,
+        cert_file=cfg.resolve(cfg.cric_cert_file) if cfg.cric_cert_file else None,
+        key_file=cfg.resolve(cfg.cric_key_file) if cfg.cric_key_file else None,
+        ca_file=cfg.resolve(cfg.cric_ca_file) if cfg.cric_ca_file else None,
+        timeout_s=cfg.cric_timeout_s,
+    )
+    path = output if output is not None else cfg.resolve(cfg.affiliation_file)
+    count = cric.refresh(source, path)
+    typer.echo(f"wrote {count} affiliations to {path}")
