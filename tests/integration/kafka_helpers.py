@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 
@@ -14,17 +13,6 @@ from services.common.config import KafkaSettings
 
 STACK = load_stack_config()
 BOOTSTRAP = STACK.endpoints()["kafka"]
-
-
-def reachable(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
-
-
-def kafka_reachable() -> bool:
-    host, _, port = BOOTSTRAP.split(",")[0].rpartition(":")
-    return reachable(int(port), host)
 
 
 def private_kafka() -> KafkaSettings:

@@ -33,16 +33,10 @@ from services.common.dead_letter import Origin
 from services.converter.convert import ConversionContext
 from services.converter.pipeline import Converted, step
 
-from .kafka_helpers import BOOTSTRAP, delete_topics, reachable
+from .kafka_helpers import BOOTSTRAP, delete_topics
 from .search_sink_support import PORTS, cleanup, search_client, shards_starting, wait_for
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not all(reachable(p) for p in (9092, PORTS["elasticsearch"], PORTS["opensearch"])),
-        reason="Kafka, Elasticsearch or OpenSearch not running (spider stack up)",
-    ),
-]
+pytestmark = pytest.mark.integration
 
 ADS = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "ads"
 WRONG_CONVERTER = Path(__file__).with_name("wrong_field_converter.py")
