@@ -63,7 +63,7 @@ def _to_int(name: str, value: Any) -> Any:
             if name == "GLIDEIN_MaxMemMBs" and value == "GLIDEIN_MaxMemMBs":
                 return _DROP  # unexpanded pilot macro, known upstream problem: not worth a warning
             return _bad("int", name, value)
-    elif isinstance(value, int | float):
+    elif value.__class__ is float or isinstance(value, int | float):
         whole = value
     else:
         return _bad("int", name, value)
@@ -84,6 +84,8 @@ def _to_float(name: str, value: Any) -> Any:
 
 
 def _to_date(name: str, value: Any) -> Any:
+    if value.__class__ is int and value and INT64_MIN <= value <= INT64_MAX:  # most dates: returned as they are
+        return value
     if value == 0 or (isinstance(value, str) and value.lower() == "unknown"):
         return None
     try:

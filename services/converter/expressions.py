@@ -37,6 +37,7 @@ _TIME_CALL = re.compile(r"\btime\s*\(\s*\)", re.IGNORECASE)
 # Literal strings may yield harmless extras.
 _IDENTIFIER = re.compile(r'(?<![A-Za-z0-9_"])(?<!TARGET\.)([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()', re.IGNORECASE)
 _ERROR_TREE = classad2.ExprTree("error")
+_PLAIN_TYPES = frozenset((bool, int, float, str))  # evaluation results passed through as they are
 _KEYWORDS = frozenset(("true", "false", "undefined", "error", "is", "isnt", "target", "my", "parent"))
 
 
@@ -55,6 +56,8 @@ def _parse(text: str) -> tuple[classad2.ExprTree | None, tuple[str, ...]]:
 
 
 def _from_classad(value: Any) -> Any:
+    if value.__class__ in _PLAIN_TYPES:
+        return value
     if isinstance(value, classad2.Value):
         return ERROR if value is classad2.Value.Error else None
     if isinstance(value, classad2.ClassAd):
