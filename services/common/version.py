@@ -13,7 +13,9 @@ from pathlib import Path
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
+@functools.cache
 def package_version() -> str:
+    """Read once: importlib.metadata parses the METADATA file on every call (~0.4 ms, per ad in encode())."""
     try:
         return metadata.version("spider")
     except metadata.PackageNotFoundError:
