@@ -23,7 +23,7 @@ def refresh(
 ) -> None:
     """Download the CRIC user directory and replace the cache file atomically (kept as it was on failure).
 
-    Running converters pick the new file up by itself (they re-read it when its modification time changes).
+    Running converters pick up the new file on their own (they re-read it when its modification time changes).
     """
     from services.converter import cric
 
