@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import classad2
+import htcondor2  # noqa: F401  (see below)
 import orjson
 
 from services.common.raw_message import expression_text
@@ -26,6 +27,10 @@ class _ErrorValue:
     def __repr__(self) -> str:
         return "ERROR"
 
+
+# Importing htcondor2 loads HTCondor's configuration, which changes how the ClassAd library evaluates some
+# functions (stringListMember(undefined, ...) is false with it and error without). The reference always ran
+# with htcondor loaded; importing it here makes every process evaluate the same way, whatever else it imported.
 
 ERROR = _ErrorValue()
 _MISSING = object()
