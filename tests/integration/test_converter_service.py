@@ -23,23 +23,13 @@ from services.common.dead_letter import Origin
 from services.common.topic_admin import create_topics
 from services.converter.pipeline import Contexts, Converted, step
 
-BOOTSTRAP = os.environ.get("SPIDER_TEST_KAFKA", "127.0.0.1:9092")
+from .kafka_helpers import BOOTSTRAP
+
 pytestmark = pytest.mark.integration
-
-
-def _reachable() -> bool:
-    import socket
-
-    host, port = BOOTSTRAP.split(",")[0].rsplit(":", 1)
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, int(port))) == 0
 
 
 @pytest.fixture
 def kafka() -> KafkaSettings:
-    if not _reachable():
-        pytest.skip(f"no Kafka on {BOOTSTRAP} (spider stack up)")
     settings = KafkaSettings(bootstrap_servers=BOOTSTRAP, topic_prefix=f"t-{uuid.uuid4().hex[:8]}.")
     create_topics(settings)
     return settings
