@@ -20,4 +20,3 @@ class ConfigError(SpiderError):
         self.path = Path(path) if path is not None else None
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
-
