@@ -169,8 +169,10 @@ def read_dead_letters(kafka, expected: int, timeout: float = 30) -> list[dead_le
 
 
 def sigkill_run(kind, kafka, prefix, tmp_path, total: int, kills: int) -> None:
-    """Publish `total` documents, run `spider sink` as a subprocess and SIGKILL it `kills` times mid-stream,
-    then let a last instance finish: the index holds exactly `total` documents."""
+    """Run `spider sink` as a subprocess and SIGKILL it `kills` times mid-stream, then let a last instance
+    finish: the index holds exactly `total` documents. The documents are published in `kills + 1` slices, the
+    next slice before each instance starts, so no instance can run out of work before it is killed, however
+    fast the machine."""
     write_es_conf(tmp_path, kind, "local", PORTS[kind])
     group_prefix = f"t-{uuid.uuid4().hex[:8]}-sink"
     env = {
@@ -186,11 +188,12 @@ def sigkill_run(kind, kafka, prefix, tmp_path, total: int, kills: int) -> None:
     }
     search = search_client(kind)
     docs = [job_doc(n, day=n % 3) for n in range(total)]
-    publish(kafka, docs)
+    slices = [docs[i :: kills + 1] for i in range(kills + 1)]
     command = [sys.executable, "-c", "from services.cli import main; main()", "sink", SHORT[kind], "--cluster", "local"]
     landed = []
-    step = total // (2 * (kills + 1))
+    step = len(slices[0]) // 4
     for run in range(kills):
+        publish(kafka, slices[run])
         before = count(search, prefix)
         log = (tmp_path / f"sink-{run}.log").open("wb")
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -201,7 +204,8 @@ def sigkill_run(kind, kafka, prefix, tmp_path, total: int, kills: int) -> None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         landed.append(count(search, prefix))
-    assert landed[-1] < total, f"the sink finished before the last kill ({landed}); use more documents"
+    assert landed[-1] < total, f"every document landed before the last kill ({landed})"
+    publish(kafka, slices[-1])
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: count(search, prefix) >= total, 600, f"{total} documents", interval=1)
