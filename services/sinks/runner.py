@@ -133,6 +133,7 @@ class SinkRunner:
                 "partition.assignment.strategy": "cooperative-sticky",
                 "queued.max.messages.kbytes": 16384,
                 "session.timeout.ms": int(self.config.session_timeout_s * 1000),
+                "on_commit": self._on_commit,
             }
         )
         self._producer = Producer({**kafka, "enable.idempotence": True, "linger.ms": 20})
@@ -400,24 +401,54 @@ class SinkRunner:
             self._ready.popleft()
 
     def _commit(self, asynchronous: bool, only: set[tuple[str, int]] | None = None) -> None:
+        """Commit every acknowledged prefix Kafka has not confirmed yet. A tracker's `committed` moves only when
+        Kafka confirms (the commit callback, or a synchronous commit's result): an asynchronous commit that fails
+        is sent again by the next periodic commit and by the synchronous one at revoke and shutdown."""
         assert self._consumer is not None
         self._last_commit = time.monotonic()
+        offsets = self._uncommitted(only)
+        if not offsets:
+            return
+        try:
+            result = self._consumer.commit(offsets=offsets, asynchronous=asynchronous)
+        except KafkaException as exc:
+            log.warning("offset commit failed: %s", exc, extra={"target": self.target.name})
+            return
+        if not asynchronous:
+            self._confirmed(result or [])
+
+    def _uncommitted(self, only: set[tuple[str, int]] | None = None) -> list[TopicPartition]:
+        """Commit positions of the (selected) partitions whose acknowledged prefix is past the confirmed commit."""
         offsets = []
         for (topic, partition), tracker in self._trackers.items():
             if only is not None and (topic, partition) not in only:
                 continue
             position = tracker.committable()
             if position is not None:
-                offsets.append((TopicPartition(topic, partition, position), tracker))
-        if not offsets:
+                offsets.append(TopicPartition(topic, partition, position))
+        return offsets
+
+    def _on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """Kafka's answer to a commit (called from the consumer's poll, in the runner thread)."""
+        if err is not None:
+            log.warning("offset commit failed, will retry: %s", err, extra={"target": self.target.name})
             return
-        try:
-            self._consumer.commit(offsets=[tp for tp, _ in offsets], asynchronous=asynchronous)
-        except KafkaException as exc:
-            log.warning("offset commit failed: %s", exc, extra={"target": self.target.name})
-            return
-        for tp, tracker in offsets:
-            tracker.mark_committed(tp.offset)
+        self._confirmed(partitions)
+
+    def _confirmed(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            if tp.error is not None:
+                log.warning(
+                    "offset commit of %s[%d] failed, will retry: %s",
+                    tp.topic,
+                    tp.partition,
+                    tp.error,
+                    extra={"target": self.target.name},
+                )
+                continue
+            tracker = self._trackers.get((tp.topic, tp.partition))
+            if tracker is not None and tp.offset >= 0:
+                tracker.mark_committed(tp.offset)
 
     def _update_lag(self) -> None:
         assert self._consumer is not None
