@@ -14,9 +14,12 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import itertools
+import operator
 import re
 import zlib
 from collections.abc import Callable
+from itertools import compress
 from typing import Any, NamedTuple
 
 from services.converter import ratelimit
@@ -29,6 +32,7 @@ _RAW_SUFFIX = "_RAW"
 _WMCORE_MESSAGE = re.compile(r"^Chirp_WMCore_[A-Za-z0-9]+_Exception_Message$")
 _DROP = object()
 _EXPR_PREFIX, _EXPR_SUFFIX = "/Expr(", ")/"
+_EXPR_PREFIXES = itertools.repeat(_EXPR_PREFIX)  # map(str.startswith, texts, this)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -147,7 +151,7 @@ class _Plan(NamedTuple):
 
 
 _PLANS: dict[str, _Plan | None] = {}  # a memo of _plan(), a pure function of the name
-_SHAPES: dict[tuple[str, ...], tuple[tuple[str, str, Cast | None, type | None], ...]] = {}  # memo of _steps()
+_SHAPES: dict[tuple[str, ...], _Shape] = {}  # memo of _shape()
 _SHAPES_MAX = 2048  # distinct attribute lists; bounded so odd ads cannot grow it without limit
 _PLANS_MAX = 65536  # attribute names are few in practice; the bound only guards against a flood of odd names
 
@@ -180,10 +184,69 @@ def _wmcore(cast: Cast | None) -> Cast:
     return cast_and_decode
 
 
-def _steps(keys: tuple[str, ...]) -> tuple[tuple[str, str, Cast | None, type | None], ...]:
-    """(attribute, field, cast, no-cast type) of each attribute copied from an ad with exactly these names
-    in this order. Ads of one schedd share a handful of such shapes, so this is worked out once per shape:
-    the copy loop then touches only the copied attributes and has no renaming to decide."""
+Step = tuple[str, str, Cast | None, type | None]  # (attribute, field, cast, no-cast type)
+
+
+def _values(indices: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """Picker of these positions of a tuple, always giving a tuple (itemgetter gives a bare item for one)."""
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    if indices:
+        only = indices[0]
+        return lambda values: (values[only],)
+    return lambda values: ()
+
+
+class _Attention(NamedTuple):
+    """Which copied values of an ad need more than a copy, given the exact type of each value."""
+
+    strings: tuple[int, ...]  # positions of text values (any may be an expression)
+    pick_strings: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    dates: tuple[int, ...]  # positions of int values of date fields: unchanged unless 0 or beyond 64 bits
+    pick_dates: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    casts: frozenset[int]  # other positions whose value the registry cast changes (text values included)
+
+
+class _Shape:
+    """The copy of ads with exactly these attribute names in this order, worked out once: the copy is then
+    one C-level pass (all values read and paired with their field names at once) plus a Python step only for
+    the few values that need it, found from the tuple of the values' types (memoised per shape, ads of a
+    schedd repeat a handful of type patterns)."""
+
+    __slots__ = ("attention", "names", "read", "shared", "steps")
+    ATTENTION_MAX = 16  # type patterns kept per shape
+
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        self.steps = steps
+        self.names = tuple(name for _, name, _, _ in steps)
+        self.read = operator.itemgetter(*(key for key, _, _, _ in steps)) if len(steps) > 1 else None
+        # Fields written by more than one attribute (X and X_RAW): their final place in the document depends
+        # on which writes succeed, so an ad needing more than a copy of one of them takes the in-order loop.
+        counts: dict[str, int] = {}
+        for name in self.names:
+            counts[name] = counts.get(name, 0) + 1
+        self.shared = frozenset(i for i, name in enumerate(self.names) if counts[name] > 1)
+        self.attention: dict[tuple[type, ...], _Attention] = {}
+
+    def needing_attention(self, types: tuple[type, ...]) -> _Attention:
+        found = self.attention.get(types)
+        if found is None:
+            strings = tuple(i for i, kind in enumerate(types) if kind is str)
+            dates = tuple(i for i, kind in enumerate(types) if kind is int and self.steps[i][2] is _to_date)
+            casts = frozenset(
+                i
+                for i, (kind, (_, _, cast, unchanged)) in enumerate(zip(types, self.steps, strict=True))
+                if cast is not None and kind is not unchanged and kind is not type(None) and i not in dates
+            )
+            if len(self.attention) >= self.ATTENTION_MAX:
+                self.attention.clear()
+            self.attention[types] = found = _Attention(strings, _values(strings), dates, _values(dates), casts)
+        return found
+
+
+def _shape(keys: tuple[str, ...]) -> _Shape:
+    """The copy of an ad with exactly these names in this order (see _Shape); ads of one schedd share a
+    handful of such shapes, so the renaming is decided once per shape."""
     steps = []
     renamed: set[str] = set()
     for key in keys:
@@ -197,25 +260,58 @@ def _steps(keys: tuple[str, ...]) -> tuple[tuple[str, str, Cast | None, type | N
         steps.append((key, plan.name, plan.cast, plan.unchanged))
     if len(_SHAPES) >= _SHAPES_MAX:
         _SHAPES.clear()
-    _SHAPES[keys] = found = tuple(steps)
+    _SHAPES[keys] = found = _Shape(tuple(steps))
     return found
 
 
+def _copied(ad: JobAd, key: str, name: str, cast: Cast | None, unchanged: type | None, value: Any) -> Any:
+    """The document value of one attribute; _DROP when it is left out (error, failed cast)."""
+    if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
+        value = ad.evaluate(key)
+        if value is ERROR:
+            return _DROP
+    if value is None or value.__class__ is unchanged or cast is None:
+        return value
+    return cast(name, value)
+
+
 def copy_attributes(ad: JobAd) -> dict[str, Any]:
-    result: dict[str, Any] = {}
     raw = ad.raw
     keys = tuple(raw)
-    for key, name, cast, unchanged in _SHAPES.get(keys) or _steps(keys):
-        value = raw[key]
-        if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
-            value = ad.evaluate(key)
-            if value is ERROR:
-                result.pop(name, None)
-                continue
-        if value is None or value.__class__ is unchanged or cast is None:
+    shape = _SHAPES.get(keys) or _shape(keys)
+    if shape.read is None:
+        return _copy_in_order(ad, shape.steps)
+    values = shape.read(raw)
+    result = dict(zip(shape.names, values, strict=True))
+    attention = shape.needing_attention(tuple(map(type, values)))
+    expressions = set(compress(attention.strings, map(str.startswith, attention.pick_strings(values), _EXPR_PREFIXES)))
+    casts = attention.casts
+    dates = attention.pick_dates(values)
+    if dates and (0 in dates or min(dates) < INT64_MIN or max(dates) > INT64_MAX):
+        odd = zip(attention.dates, dates, strict=True)
+        casts = casts | {i for i, date in odd if not date or not INT64_MIN <= date <= INT64_MAX}
+    if not expressions and not casts:
+        return result
+    if not shape.shared.isdisjoint(expressions) or not shape.shared.isdisjoint(casts):
+        return _copy_in_order(ad, shape.steps)
+    steps = shape.steps
+    for i in sorted(expressions | casts):
+        key, name, cast, unchanged = steps[i]
+        value = _copied(ad, key, name, cast, unchanged, values[i]) if i in expressions else cast(name, values[i])
+        if value is _DROP:
+            del result[name]
+        else:
             result[name] = value
-            continue
-        value = cast(name, value)
+    return result
+
+
+def _copy_in_order(ad: JobAd, steps: tuple[Step, ...]) -> dict[str, Any]:
+    """The copy one attribute after the other: a later attribute writing the same field replaces the value,
+    or removes the field when its own value is left out."""
+    result: dict[str, Any] = {}
+    raw = ad.raw
+    for key, name, cast, unchanged in steps:
+        value = _copied(ad, key, name, cast, unchanged, raw[key])
         if value is _DROP:
             result.pop(name, None)
         else:
