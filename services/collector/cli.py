@@ -50,6 +50,7 @@ def collector(
     pool: Annotated[str | None, typer.Option(help="--from-file: pool name stamped on the ads")] = None,
     schedd: Annotated[str | None, typer.Option(help="--from-file: schedd name stamped on the ads")] = None,
     source: Annotated[str, typer.Option(help="--from-file: queue or history; --once: queue, history or both")] = "",
+    rate: Annotated[float | None, typer.Option(help="--from-file: publish at most this many ads/s")] = None,
     collectors: Annotated[
         str | None, typer.Option("--collectors", help="Legacy comma-separated collector hosts (no collectors.json)")
     ] = None,
@@ -74,7 +75,9 @@ def collector(
             kind = source or "history"
             if kind not in SOURCES:
                 raise ConfigError(f"--source must be queue or history with --from-file, got {kind!r}")
-            result = publish_file(from_file, publisher, settings.kafka, pool=pool, schedd=schedd, source=kind)
+            result = publish_file(
+                from_file, publisher, settings.kafka, pool=pool, schedd=schedd, source=kind, rate=rate
+            )
             typer.echo(orjson.dumps(result.__dict__).decode())
             if result.failed:
                 sys.exit(1)

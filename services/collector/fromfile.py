@@ -40,8 +40,12 @@ def publish_file(
     schedd: str | None,
     source: str = "history",
     timeout_s: float = 120.0,
+    rate: float | None = None,
 ) -> FileResult:
-    """Publish every readable ad of `path`; raw-message NDJSON lines are forwarded unchanged to their topic."""
+    """Publish every readable ad of `path`; raw-message NDJSON lines are forwarded unchanged to their topic.
+
+    `rate` (ads/s) paces a replay so that it offers a steady load instead of one burst (benchmarks, back-fills
+    that must not swamp a live pipeline)."""
     raw_source, topic = SOURCES[source]
     now = time.time()
     snapshot_id = uuid.uuid4().hex if source == "queue" else None
@@ -50,7 +54,12 @@ def publish_file(
     ads, letters = Delivery(), Delivery()
     result = FileResult()
     label = schedd or path.name
-    for record in read_ads(path):
+    began = time.monotonic()
+    for n, record in enumerate(read_ads(path)):
+        if rate:
+            ahead = began + n / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
         if record.error is not None:
             result.skipped += 1
             metrics.SKIPPED_ADS.labels(kind="file", schedd=label).inc()
