@@ -126,25 +126,25 @@ class JobAd:
         return parsed if parsed is not None else _parse(_TIME_CALL.sub(str(self.now), expression_text(value)))
 
     def _evaluate(self, name: str) -> Any:
-        tree, _ = self._tree(self.raw[name])
-        if tree is None:
-            return ERROR
+        raw = self.raw
         scope: dict[str, Any] = {}
         pending = [name]
         while pending:
             key = pending.pop()
             if key in scope:
                 continue
-            value = self.raw[key]
+            value = raw[key]
             if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
-                sub_tree, identifiers = self._tree(value)
+                sub_tree, identifiers = _parse_value(value) or self._tree(value)
                 scope[key] = sub_tree if sub_tree is not None else _ERROR_TREE
                 for identifier in identifiers:
-                    found = self._key(identifier)
+                    found = identifier if identifier in raw else self._key(identifier)
                     if found is not None and found not in scope:
                         pending.append(found)
             else:
                 scope[key] = classad2.Value.Undefined if value is None else value
+        if scope[name] is _ERROR_TREE:  # the expression itself does not parse
+            return ERROR
         try:
             return _from_classad(_classad(scope).eval(name))
         except Exception:
