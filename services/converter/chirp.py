@@ -13,10 +13,11 @@ import re
 from typing import Any, NamedTuple
 
 from services.converter.registry import TYPES
-from services.converter.values import integer, number
+from services.converter.values import INT64_MAX, INT64_MIN, integer, number
 
 _IOSITE = re.compile(r"ChirpCMSSW(.*?)IOSite_(.*)_(ReadBytes|ReadTimeMS)$")
 _MAXED = ("LastUpdate", "Events", "MaxLumis", "MaxFiles")
+_EXACT = {"int": int, "date": int, "float": float}  # registry type -> the values _typed returns unchanged
 
 
 def _fold(current: Any, value: Any, maxed: bool) -> Any:
@@ -91,7 +92,11 @@ def fold_statistics(result: dict[str, Any]) -> None:
                 )
             continue
         total, maxed, kind = role
-        result[total] = _typed(kind, _fold(result.get(total), result[key], maxed))
+        value = result[key]
+        if total not in result and value.__class__ is _EXACT.get(kind) and INT64_MIN <= value <= INT64_MAX:
+            result[total] = value  # the first step's value, already of the total's type: _typed would keep it
+        else:
+            result[total] = _typed(kind, _fold(result.get(total), value, maxed))
     if site_io:
         result["ChirpCMSSW_SiteIO"] = site_io
 
