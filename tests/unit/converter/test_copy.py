@@ -13,7 +13,8 @@ def copied(ad: dict) -> dict:
 
 
 def test_fields_keep_the_order_of_the_ad() -> None:
-    assert list(copied({"Owner": "alice", "MaxWallTimeMins": 5, "JobPrio": 0})) == ["Owner", "MaxWallTimeMins", "JobPrio"]
+    doc = copied({"Owner": "alice", "MaxWallTimeMins": 5, "JobPrio": 0})
+    assert list(doc) == ["Owner", "MaxWallTimeMins", "JobPrio"]
 
 
 def test_stripped_twin_replaces_the_plain_value_in_place() -> None:
