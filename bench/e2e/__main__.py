@@ -40,6 +40,9 @@ def table(result: dict) -> Table:
                 )
             ),
         )
+    for name, cpu in result["servers_cpu_s_per_1000_docs"].items():
+        rss = result["processes"][f"server:{name}"]["peak_rss_mb"]
+        t.add_row(f"(server) {name}", "", "", str(cpu), str(rss), "", "", "")
     return t
 
 
@@ -59,7 +62,7 @@ def main() -> None:
     a = parser.parse_args()
     stack = load_stack_config()
     opts = Options(a.ads, a.workers, a.sink_processes, a.partitions, a.rate, a.samples, a.timeout, 0, a.profile, a.keep)
-    console = Console()
+    console = Console(width=max(Console().width, 120))
 
     def tick(snap, elapsed: float) -> None:
         if int(elapsed) % 10 > 1:

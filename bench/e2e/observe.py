@@ -12,6 +12,7 @@ import resource
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -42,6 +43,16 @@ class LatencySampler:
                 continue
             for hit in reply["hits"]["hits"]:
                 self.seen[kind].setdefault(hit["_source"]["GlobalJobId"], now)
+
+    def rates(self, documents: int) -> dict[str, float | None]:
+        """Indexing docs/s per engine over the middle 80% of the samples (first and last 10% are start-up and tail)."""
+        out: dict[str, float | None] = {}
+        for kind, seen in self.seen.items():
+            times = sorted(seen.values())
+            lo, hi = int(len(times) * 0.1), int(len(times) * 0.9) - 1
+            span = times[hi] - times[lo] if len(times) >= 10 else 0
+            out[kind] = documents * (hi - lo) / len(self.ids) / span if span > 0 else None
+        return out
 
     def latencies(self, published: dict[str, float]) -> dict[str, list[float]]:
         return {
@@ -107,10 +118,13 @@ class Usage:
 
 
 class ProcessMeter:
-    """Peak RSS and CPU time of running children, from /proc each tick (the last reading stands after exit)."""
+    """Peak RSS and CPU time of processes, from /proc each tick (the last reading stands after exit).
+
+    CPU counts from the first reading, so a service's start-up (imports, group join) is not charged to documents."""
 
     def __init__(self) -> None:
         self.usage: dict[str, Usage] = {}
+        self.first_cpu: dict[str, float] = {}
 
     def sample(self, pids: dict[str, int | None]) -> None:
         for name, pid in pids.items():
@@ -122,7 +136,31 @@ class ProcessMeter:
                 continue
             usage = self.usage.setdefault(name, Usage())
             usage.peak_rss_mb = max(usage.peak_rss_mb, rss)
-            usage.cpu_s = max(usage.cpu_s, cpu)
+            usage.cpu_s = max(usage.cpu_s, cpu - self.first_cpu.setdefault(name, cpu))
+
+
+SERVERS = {  # a word of the JVM's command line -> what the report calls it
+    "kafka.Kafka": "kafka",
+    "org.elasticsearch.bootstrap": "elasticsearch",
+    "org.opensearch.bootstrap": "opensearch",
+    "activemq.jar": "activemq",
+}
+
+
+def server_pids() -> dict[str, int]:
+    """The local stack's server processes (read only: their CPU and RSS are part of the cost on this machine)."""
+    found: dict[str, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        for word, name in SERVERS.items():
+            if word in command and "CliToolLauncher" not in command:
+                found[name] = int(proc.name)
+    return found
 
 
 def reaped_children_usage() -> Usage:

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.e2e import adfiles
-from bench.e2e.observe import LatencySampler, ProcessMeter, Usage, percentile, reaped_children_usage, topic_times
+from bench.e2e.observe import (
+    LatencySampler,
+    ProcessMeter,
+    Usage,
+    percentile,
+    reaped_children_usage,
+    server_pids,
+    topic_times,
+)
 from deploy.demo import cleanup, processes, workdir
 from deploy.demo.processes import Child
 from deploy.demo.progress import Observer, Snapshot, TargetProgress, scrape
@@ -92,7 +100,8 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
     children = _children(opts, files, path / "logs")
     collectors = [c for c in children if c.name.startswith("collector")]
     services = [c for c in children if c not in collectors]
-    meter, marks, rss_series = ProcessMeter(), {}, []
+    meter, marks, rss_series, amq_series = ProcessMeter(), {}, [], []
+    servers = {f"server:{name}": pid for name, pid in server_pids().items()}
     profilers: list[subprocess.Popen] = []
     baseline = reaped_children_usage()
     snap = Snapshot()
@@ -109,7 +118,7 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
         tick = 0
         while True:
             _check(children, collectors)
-            meter.sample({c.name: c.pid for c in services})
+            meter.sample({c.name: c.pid for c in services} | servers)
             sampler.poll()
             if collector_usage is None and all(c.exit_code() is not None for c in collectors):
                 done = reaped_children_usage()
@@ -121,10 +130,10 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
                 if snap.converted():
                     marks.setdefault("converted", now)
                 for t in snap.targets:
-                    if t.landed:
-                        marks.setdefault(f"first:{t.target}", now)
+                    if t.kind == "amq" and t.landed is not None:
+                        amq_series.append((now, t.landed))
                     if snap.converted() and t.done(snap.documents):
-                        marks.setdefault(f"done:{t.target}", now)
+                        marks.setdefault(f"landed in {t.label}", now)
                 rss_series.append(
                     {"t": round(now - began, 1), **{n: round(u.peak_rss_mb, 1) for n, u in meter.usage.items()}}
                 )
@@ -138,7 +147,7 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
             tick += 1
             time.sleep(TICK_S)
         finished = time.time()
-        meter.sample({c.name: c.pid for c in services})
+        meter.sample({c.name: c.pid for c in services} | servers)
     finally:
         for p in profilers:
             p.send_signal(signal.SIGINT)
@@ -152,7 +161,17 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
         client.close()
     if not opts.keep:
         cleanup.clean(names, kafka, clusters, [names.converter_group, *sink_groups.values()])
-    return _result(opts, files, snap, began, finished, marks, raw, docs, latencies, meter, collector_usage, rss_series)
+    rates = sampler.rates(snap.documents) | {"amq": _middle_rate(amq_series, snap.documents)}
+    return _result(
+        opts, files, snap, began, finished, rates, raw, docs, latencies, meter, collector_usage, rss_series, marks
+    )
+
+
+def _middle_rate(series: list[tuple[float, int]], documents: int) -> float | None:
+    """docs/s between the ticks the count passed 10% and 90% of the documents."""
+    lo = next((t for t, n in series if n >= documents * 0.1), None)
+    hi = next((t for t, n in series if n >= documents * 0.9), None)
+    return documents * 0.8 / (hi - lo) if lo is not None and hi is not None and hi > lo else None
 
 
 def _wait_ready(services: list[Child], timeout_s: float = 60.0) -> None:
@@ -209,7 +228,7 @@ def _snapshot(observer: Observer, collected: bool, services: list[Child], target
         return last
 
 
-def _result(opts, files, snap, began, finished, marks, raw, docs, latencies, meter, collector_usage, rss_series):
+def _result(opts, files, snap, began, finished, rates, raw, docs, latencies, meter, collector_usage, rss_series, marks):
     stages: dict[str, dict[str, Any]] = {}
     per_stage: dict[str, list[Usage]] = {}
     for name, usage in meter.usage.items():
@@ -239,13 +258,12 @@ def _result(opts, files, snap, began, finished, marks, raw, docs, latencies, met
     }
     for t in snap.targets:
         us = per_stage.get(t.target, [])
-        start, end = marks.get(f"first:{t.target}"), marks.get(f"done:{t.target}")
         lat = latencies.get(t.kind, [])
         stages[t.target] = {
             "label": t.label,
             "documents": t.landed,
             "rejected": t.rejected,
-            "docs_per_s": _round(t.landed / (end - start)) if start and end and end > start else None,
+            "docs_per_s": _round(rates.get(t.kind)),
             **usage_fields(
                 t.target, t.landed or 0, sum(u.cpu_s for u in us), max((u.peak_rss_mb for u in us), default=0)
             ),
@@ -265,8 +283,14 @@ def _result(opts, files, snap, began, finished, marks, raw, docs, latencies, met
         "dead_letters": {"converter": snap.dlq_converter, "sinks": snap.dlq_sinks},
         "all_landed": snap.landed(),
         "total_s": round(total, 1),
+        "milestones_s": {name: round(t - began, 1) for name, t in marks.items()},
         "end_to_end_docs_per_s": _round(snap.documents / total),
         "stages": stages,
+        "servers_cpu_s_per_1000_docs": {
+            n.split(":")[1]: round(u.cpu_s / snap.documents * 1000, 3)
+            for n, u in meter.usage.items()
+            if n.startswith("server:") and snap.documents
+        },
         "processes": {
             n: {"peak_rss_mb": round(u.peak_rss_mb, 1), "cpu_s": round(u.cpu_s, 2)} for n, u in meter.usage.items()
         },
