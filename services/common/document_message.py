@@ -8,7 +8,7 @@ index date, source, converter git hash).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -39,6 +39,8 @@ class DocMessage:
     source: str
     git_hash: str | None
     body: dict[str, Any]
+    # The body's JSON as received, so that a sink writing JSON sends these bytes instead of re-serializing.
+    value: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def encode(doc: DocumentLike, git_hash: str | None = None) -> tuple[bytes, bytes, Headers]:
@@ -100,4 +102,5 @@ def decode(
         source=fields["source"],
         git_hash=fields.get("git_hash"),
         body=body,
+        value=value,
     )

@@ -55,7 +55,9 @@ def bulk_body(batch: Sequence[DocMessage], template: str, queue_template: str | 
     for msg in batch:
         action = {"index": {"_index": index_name(msg, template, queue_template), "_id": msg.id}}
         parts.append(orjson.dumps(action))
-        parts.append(orjson.dumps(msg.body))
+        # the received bytes as they are, unless they span lines (NDJSON needs one line per document)
+        same = msg.value is not None and b"\n" not in msg.value
+        parts.append(msg.value if same else orjson.dumps(msg.body))
     parts.append(b"")
     return b"\n".join(parts)
 

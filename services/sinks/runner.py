@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from prometheus_client import Counter
 
 from services.common import dead_letter
 from services.common import document_message as docmsg
@@ -97,6 +98,7 @@ class SinkRunner:
         self._wake = threading.Event()
         self._done: queue.Queue[_Done] = queue.Queue()
         self._trackers: dict[tuple[str, int], PartitionOffsets] = {}
+        self._counters: dict[tuple[str, str], Counter] = {}
         self._ready: deque[Batch[_Item]] = deque()
         self._batcher: Batcher[_Item] = Batcher(config.batch_size, config.batch_bytes, config.linger_s)
         self._in_flight = 0
@@ -196,12 +198,12 @@ class SinkRunner:
             tracker = self._trackers[tp] = PartitionOffsets()
         if not tracker.add(raw.offset()):
             return
-        metrics.DOCUMENTS.labels(raw.topic(), self.target.name, "in").inc()
+        self._documents(raw.topic(), "in").inc()
         item = _Item(raw, tracker)
         try:
             item.msg = docmsg.decode(raw.key(), raw.value(), raw.headers())
         except docmsg.MalformedDocument as exc:
-            metrics.DOCUMENTS.labels(raw.topic(), self.target.name, "undecodable").inc()
+            self._documents(raw.topic(), "undecodable").inc()
             self._dead_letter(item, f"undecodable document message: {exc}", "undecodable")
             return
         self._ready.extend(self._batcher.add(item, len(raw.value() or b"")))
@@ -235,11 +237,19 @@ class SinkRunner:
             topic = item.raw.topic()
             reason = rejected.get(id(item.msg))
             if reason is None:
-                metrics.DOCUMENTS.labels(topic, self.target.name, "out").inc()
+                self._documents(topic, "out").inc()
                 item.tracker.ack(item.raw.offset())
             elif self._owned(item):
-                metrics.DOCUMENTS.labels(topic, self.target.name, "rejected").inc()
+                self._documents(topic, "rejected").inc()
                 self._dead_letter(item, reason, "rejected")
+
+    def _documents(self, topic: str, outcome: str):
+        """The documents counter of (topic, outcome), looked up once: `labels()` per document cost ~7% of the
+        sink's CPU in the throughput benchmark."""
+        counter = self._counters.get((topic, outcome))
+        if counter is None:
+            counter = self._counters[(topic, outcome)] = metrics.DOCUMENTS.labels(topic, self.target.name, outcome)
+        return counter
 
     def _owned(self, item: _Item) -> bool:
         """Whether the item's partition is still ours (not revoked since it was consumed)."""

@@ -1,5 +1,7 @@
 """Bulk requests and responses of the ES/OpenSearch sink: routing, ids, and how each item outcome is judged."""
 
+import dataclasses
+
 import orjson
 import pytest
 
@@ -32,6 +34,16 @@ def test_bulk_body_indexes_each_document_under_its_id():
         {"index": {"_index": "cms-2024-03-06", "_id": "s#2.0#100"}},
         {"GlobalJobId": "s#2.0#100"},
     ]
+
+
+def test_bulk_body_sends_the_received_json_as_is_on_one_line():
+    received = doc("s#1.0#100")
+    compact = dataclasses.replace(received, value=b'{"GlobalJobId":"s#1.0#100","Site":"T2_CH_CERN"}')
+    pretty = dataclasses.replace(received, value=b'{\n  "GlobalJobId": "s#1.0#100"\n}')
+    lines = bulk_body([compact, pretty], "cms", None).split(b"\n")
+    assert lines[1] == compact.value  # not parsed and re-serialized
+    assert lines[3] == b'{"GlobalJobId":"s#1.0#100"}'  # a multi-line value would break NDJSON
+    assert len(lines) == 5
 
 
 def test_a_response_without_errors_rejects_nothing():
