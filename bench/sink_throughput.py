@@ -140,8 +140,11 @@ def run_sink(kind: str, docs: list[Document], config: SinkConfig) -> tuple[float
     return done - first, first - started
 
 
-def one_round(kind: str, docs: list[Document], batch: int) -> tuple[float, float, float]:
-    """(baseline seconds, sink seconds, sink group-join seconds) on fresh indices and topics."""
+def one_round(kind: str, docs: list[Document], batch: int, sink_first: bool) -> tuple[float, float, float]:
+    """(baseline seconds, sink seconds, sink group-join seconds) on fresh indices and topics.
+
+    Whichever runs second starts while the cluster still merges and flushes the first one's ~150 MB, which
+    slowed the second by up to half on the 2-core VM; rounds therefore alternate the order."""
     n = len(docs)
     search = client(ClusterConfig(name="bench", kind=kind, host="127.0.0.1", port=PORTS[kind], scheme="http"))
     run_id = uuid.uuid4().hex[:8]
@@ -154,8 +157,12 @@ def one_round(kind: str, docs: list[Document], batch: int) -> tuple[float, float
         base_config = config.model_copy(update={"index_template": base_prefix})
         BulkTarget("baseline", FACTORIES[kind](config, "bench")[0].client, base_config, registry).initialize()
         try:
-            base_s = run_baseline(kind, search, docs, base_prefix, config)
-            sink_s, join_s = run_sink(kind, docs, config)
+            if sink_first:
+                sink_s, join_s = run_sink(kind, docs, config)
+                base_s = run_baseline(kind, search, docs, base_prefix, config)
+            else:
+                base_s = run_baseline(kind, search, docs, base_prefix, config)
+                sink_s, join_s = run_sink(kind, docs, config)
             search.indices.refresh(index=f"{sink_prefix}-*")
             landed = search.count(index=f"{sink_prefix}-*")["count"]
             assert landed == n, f"sink indexed {landed} of {n}"
@@ -168,10 +175,11 @@ def one_round(kind: str, docs: list[Document], batch: int) -> tuple[float, float
 
 
 def bench(kind: str, n: int, batch: int, rounds: int) -> dict[str, float]:
-    """Alternate baseline and sink `rounds` times (the box is shared: load varies) and compare medians."""
+    """Run baseline and sink `rounds` times, alternating which goes first (the box is shared: load varies), and
+    compare medians."""
     docs = make_documents(n)
     size = sum(len(orjson.dumps(d.body)) for d in docs) / len(docs)
-    results = [one_round(kind, docs, batch) for _ in range(rounds)]
+    results = [one_round(kind, docs, batch, sink_first=i % 2 == 1) for i in range(rounds)]
     base_s = statistics.median(r[0] for r in results)
     sink_s = statistics.median(r[1] for r in results)
     result = {
