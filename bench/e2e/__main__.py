@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.e2e.run import Options, run
+from deploy.demo.run import _stop_on_sigterm
 from deploy.local.config import load_stack_config
 
 
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the result here")
     parser.add_argument("--cache", type=Path, help="where generated ad files are kept (default: stack dir/e2e-ads)")
     a = parser.parse_args()
+    _stop_on_sigterm()  # `timeout` or a CI kill still stops the children (they run in sessions of their own)
     stack = load_stack_config()
     opts = Options(a.ads, a.workers, a.sink_processes, a.partitions, a.rate, a.samples, a.timeout, 0, a.profile, a.keep)
     console = Console(width=max(Console().width, 120))

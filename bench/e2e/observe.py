@@ -80,8 +80,11 @@ class TopicTimes:
         return self.count / (self.last - self.first)
 
 
-def topic_times(kafka: KafkaSettings, names: Iterable[str], keys: set[str] | None = None) -> TopicTimes:
-    """Kafka timestamps of every message of the topics (and per key for `keys`), read from the start to the end."""
+def topic_times(
+    kafka: KafkaSettings, names: Iterable[str], keys: set[str] | None = None, job_id_of=lambda key: key
+) -> TopicTimes:
+    """Kafka timestamps of every message of the topics (and per GlobalJobId for `keys`, `job_id_of` the message
+    key), read from the start to the end."""
     consumer = Consumer({**kafka.client_config(), "group.id": "unused", "enable.auto.commit": False})
     out = TopicTimes()
     try:
@@ -102,7 +105,7 @@ def topic_times(kafka: KafkaSettings, names: Iterable[str], keys: set[str] | Non
                 out.count += 1
                 out.first = ts if out.first is None else min(out.first, ts)
                 out.last = ts if out.last is None else max(out.last, ts)
-                if keys is not None and msg.key() is not None and (key := msg.key().decode()) in keys:
+                if keys is not None and msg.key() is not None and (key := job_id_of(msg.key().decode())) in keys:
                     out.by_key.setdefault(key, ts)
                 if msg.offset() + 1 >= remaining.get((msg.topic(), msg.partition()), 0):
                     remaining.pop((msg.topic(), msg.partition()), None)

@@ -7,6 +7,7 @@ metric). What this adds: per-stage timing, the latency sample, usage of every pr
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
@@ -155,12 +156,17 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
         processes.stop(children)
         observer.close()
     raw = topic_times(kafka, (topics.RAW_QUEUE, topics.RAW_HISTORY), set(sampler.ids))
-    docs = topic_times(kafka, (topics.DOCS_QUEUE, topics.DOCS_HISTORY))
+    # a document's key is its id: GlobalJobId#<record time>
+    docs = topic_times(
+        kafka, (topics.DOCS_QUEUE, topics.DOCS_HISTORY), set(sampler.ids), lambda k: k.rpartition("#")[0]
+    )
     latencies = sampler.latencies(raw.by_key)
+    latencies["converter"] = sorted(docs.by_key[i] - raw.by_key[i] for i in docs.by_key if i in raw.by_key)
     for client in clients.values():
         client.close()
     if not opts.keep:
         cleanup.clean(names, kafka, clusters, [names.converter_group, *sink_groups.values()])
+        shutil.rmtree(path, ignore_errors=True)  # logs of a run that worked
     rates = sampler.rates(snap.documents) | {"amq": _middle_rate(amq_series, snap.documents)}
     return _result(
         opts, files, snap, began, finished, rates, raw, docs, latencies, meter, collector_usage, rss_series, marks
@@ -252,6 +258,7 @@ def _result(opts, files, snap, began, finished, rates, raw, docs, latencies, met
     stages["converter"] = {
         "documents": docs.count,
         "docs_per_s": _round(docs.rate()),
+        "latency_s": _latency(latencies["converter"]),
         **usage_fields(
             "converter", docs.count, sum(u.cpu_s for u in conv), max((u.peak_rss_mb for u in conv), default=0)
         ),
@@ -267,11 +274,7 @@ def _result(opts, files, snap, began, finished, rates, raw, docs, latencies, met
             **usage_fields(
                 t.target, t.landed or 0, sum(u.cpu_s for u in us), max((u.peak_rss_mb for u in us), default=0)
             ),
-            "latency_s": {
-                "samples": len(lat),
-                **{f"p{q}": _round(percentile(lat, q), 2) for q in (50, 95, 99)},
-                "max": _round(lat[-1] if lat else None, 2),
-            },
+            "latency_s": _latency(lat),
         }
     total = finished - began
     return {
@@ -295,6 +298,14 @@ def _result(opts, files, snap, began, finished, rates, raw, docs, latencies, met
             n: {"peak_rss_mb": round(u.peak_rss_mb, 1), "cpu_s": round(u.cpu_s, 2)} for n, u in meter.usage.items()
         },
         "rss_series": rss_series,
+    }
+
+
+def _latency(sorted_s: list[float]) -> dict[str, Any]:
+    return {
+        "samples": len(sorted_s),
+        **{f"p{q}": _round(percentile(sorted_s, q), 2) for q in (50, 95, 99)},
+        "max": _round(sorted_s[-1] if sorted_s else None, 2),
     }
 
 
