@@ -118,6 +118,7 @@ def topic_times(
 class Usage:
     peak_rss_mb: float = 0.0
     cpu_s: float = 0.0
+    rss_mb: float = 0.0  # at the last sample
 
 
 class ProcessMeter:
@@ -138,6 +139,7 @@ class ProcessMeter:
             except (OSError, IndexError):  # exited meanwhile
                 continue
             usage = self.usage.setdefault(name, Usage())
+            usage.rss_mb = rss
             usage.peak_rss_mb = max(usage.peak_rss_mb, rss)
             usage.cpu_s = max(usage.cpu_s, cpu - self.first_cpu.setdefault(name, cpu))
 

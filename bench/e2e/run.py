@@ -136,7 +136,7 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
                     if snap.converted() and t.done(snap.documents):
                         marks.setdefault(f"landed in {t.label}", now)
                 rss_series.append(
-                    {"t": round(now - began, 1), **{n: round(u.peak_rss_mb, 1) for n, u in meter.usage.items()}}
+                    {"t": round(now - began, 1), **{n: round(u.rss_mb, 1) for n, u in meter.usage.items()}}
                 )
                 if on_tick:
                     on_tick(snap, now - began)
