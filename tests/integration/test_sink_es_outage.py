@@ -56,9 +56,9 @@ def _free_search_port() -> int:
 @pytest.fixture
 def private_es():
     """A private Elasticsearch; /var/tmp because the server runs as `nobody`, who cannot enter pytest's tmp."""
-    cfg = StackConfig(
-        dir=Path(f"/var/tmp/spider-es-outage-{uuid.uuid4().hex[:8]}"), elasticsearch_port=_free_search_port()
-    )
+    state_dir = Path(f"/var/tmp/spider-es-outage-{uuid.uuid4().hex[:8]}")
+    # port_offset 0: a SPIDER_STACK_PORT_OFFSET meant for the shared stack must not move the free port found here
+    cfg = StackConfig(dir=state_dir, elasticsearch_port=_free_search_port(), port_offset=0)
     stack.raise_failures(stack.up(cfg, only=["elasticsearch"]))
     yield cfg
     process.stop(cfg.state_dir / "elasticsearch" / "pid")
