@@ -14,12 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import itertools
 import operator
 import re
 import zlib
 from collections.abc import Callable
-from itertools import compress
+from itertools import compress, repeat
 from typing import Any, NamedTuple
 
 from services.converter import ratelimit
@@ -32,7 +31,7 @@ _RAW_SUFFIX = "_RAW"
 _WMCORE_MESSAGE = re.compile(r"^Chirp_WMCore_[A-Za-z0-9]+_Exception_Message$")
 _DROP = object()
 _EXPR_PREFIX, _EXPR_SUFFIX = "/Expr(", ")/"
-_EXPR_PREFIXES = itertools.repeat(_EXPR_PREFIX)  # map(str.startswith, texts, this)
+_EXPR_PREFIXES = repeat(_EXPR_PREFIX)  # map(str.startswith, texts, this)
 
 
 @functools.lru_cache(maxsize=8192)
