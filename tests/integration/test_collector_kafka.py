@@ -324,3 +324,15 @@ def test_long_running_collector_polls_on_its_intervals_exposes_metrics_and_stops
     assert 'spider_collector_ads_published_total{kind="queue",schedd="vocms0250.cern.ch"}' in metrics
     assert 'spider_collector_checkpoint_age_seconds{schedd="vocms0250.cern.ch"}' in metrics
     assert service.returncode == 0, err.decode()[-2000:]
+
+
+def test_from_file_with_a_rate_spreads_the_ads_over_time(kafka, tmp_path):
+    from bench.e2e.observe import topic_times
+
+    path = DATA / "schedds" / "vocms0267.cern.ch" / "history.ads"  # 6 ads
+    run = spider(kafka, tmp_path, "collector", "--from-file", str(path), "--rate", "5", stderr=subprocess.PIPE)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err.decode()[-2000:]
+    times = topic_times(kafka, [topics.RAW_HISTORY])
+    assert times.count == 6
+    assert times.last - times.first >= 0.9  # 6 ads at 5/s: the last one 1 s after the first
