@@ -70,6 +70,9 @@ class Publisher:
             "batch.size": 1_000_000,
             "delivery.timeout.ms": delivery_timeout_ms,
             "queue.buffering.max.messages": 200_000,
+            # librdkafka's default 1 GB let a file replay hold every ad in memory (917 MB for 200,000 ads);
+            # produce() waits for room instead (bench/e2e, docs/performance.md)
+            "queue.buffering.max.kbytes": 64 * 1024,
         }
         self._producer = Producer(conf)
         self._stop = threading.Event()
