@@ -7,6 +7,7 @@ their own directories are handed to that user.
 
 from __future__ import annotations
 
+import abc
 import base64
 import os
 import shutil
@@ -21,7 +22,7 @@ from services.common.errors import SpiderError
 
 
 @dataclass
-class Server:
+class Server(abc.ABC):
     """Base: directories, pid file and log of one server; subclasses say how to run and probe it."""
 
     cfg: StackConfig
@@ -43,25 +44,27 @@ class Server:
     def user(self) -> str | None:
         return None
 
-    def ports(self) -> list[int]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def ports(self) -> list[int]: ...
 
-    def listens(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def listens(self) -> str: ...
 
-    def probe(self) -> tuple[bool, str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def probe(self) -> tuple[bool, str]: ...
 
+    @abc.abstractmethod
     def prepare_binaries(self) -> None:
         """Resolve, cache and verify what the server runs from."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def prepare(self) -> None:
         """Binaries, then configuration (and storage) in the state dir; everything here is idempotent."""
-        raise NotImplementedError
+        ...
 
-    def command(self) -> list[str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def command(self) -> list[str]: ...
 
     def env(self) -> dict[str, str]:
         return dict(os.environ)
