@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from deploy.local.config import load_stack_config
+from services.common import topics
 from services.common.config import KafkaSettings
 
 STACK = load_stack_config()
@@ -67,3 +70,12 @@ def joined_consumer(kafka: KafkaSettings, group: str, topics: list[str]) -> Cons
         consumer.poll(0.2)
     assert assigned, "the consumer never joined its group"
     return consumer
+
+
+@contextmanager
+def sink_topics(partitions: int) -> Iterator[KafkaSettings]:
+    """A private topic prefix holding the sinks' input and dead-letter topics, deleted afterwards."""
+    kafka = private_kafka()
+    names = create_topics(kafka, [topics.DOCS_QUEUE, topics.DOCS_HISTORY, topics.DLQ_SINKS], partitions)
+    yield kafka
+    delete_topics(kafka, names)

@@ -15,7 +15,7 @@ from services.common.groups import GroupNames
 from services.recovery import replay, status
 from services.recovery.kafka_view import KafkaView
 
-from .kafka_helpers import create_topics, delete_topics, private_kafka
+from .kafka_helpers import sink_topics
 from .search_sink_support import (
     PORTS,
     cleanup,
@@ -36,10 +36,8 @@ pytestmark = [
 
 @pytest.fixture
 def kafka():
-    kafka = private_kafka()
-    names = create_topics(kafka, [topics.DOCS_QUEUE, topics.DOCS_HISTORY, topics.DLQ_SINKS], partitions=2)
-    yield kafka
-    delete_topics(kafka, names)
+    with sink_topics(partitions=2) as private:
+        yield private
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from services.sinks.config import AmqSettings, SinkConfig
 from services.sinks.runner import SinkRunner
 
 from .activemq import PrivateBroker, Subscriber
-from .kafka_helpers import STACK, create_topics, delete_topics, private_kafka
+from .kafka_helpers import STACK, sink_topics
 
 pytestmark = [
     pytest.mark.integration,
@@ -65,10 +65,8 @@ def broker(tmp_path):
 
 @pytest.fixture
 def kafka():
-    kafka = private_kafka()
-    names = create_topics(kafka, [topics.DOCS_QUEUE, topics.DOCS_HISTORY, topics.DLQ_SINKS], partitions=3)
-    yield kafka
-    delete_topics(kafka, names)
+    with sink_topics(partitions=3) as private:
+        yield private
 
 
 def publish(kafka, docs: list[Doc]) -> None:

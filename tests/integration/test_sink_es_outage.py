@@ -26,7 +26,7 @@ from deploy.local import process, stack
 from deploy.local.config import StackConfig
 from services.common import document_message, topics
 
-from .kafka_helpers import create_topics, delete_topics, private_kafka
+from .kafka_helpers import sink_topics
 from .ops_endpoints import probe, scrape, total
 from .search_sink_support import PORTS, cleanup, count, job_doc, search_client, wait_for
 
@@ -67,10 +67,8 @@ def private_es():
 
 @pytest.fixture
 def kafka():
-    kafka = private_kafka()
-    names = create_topics(kafka, [topics.DOCS_QUEUE, topics.DOCS_HISTORY, topics.DLQ_SINKS], partitions=2)
-    yield kafka
-    delete_topics(kafka, names)
+    with sink_topics(partitions=2) as private:
+        yield private
 
 
 class SteadyPublisher(threading.Thread):

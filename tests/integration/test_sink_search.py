@@ -17,7 +17,7 @@ from confluent_kafka import Consumer
 
 from services.common import dead_letter, topics
 
-from .kafka_helpers import create_topics, delete_topics, private_kafka
+from .kafka_helpers import sink_topics
 from .search_sink_support import (
     PORTS,
     SHORT,
@@ -45,10 +45,8 @@ def kind(request):
 
 @pytest.fixture
 def kafka():
-    kafka = private_kafka()
-    names = create_topics(kafka, [topics.DOCS_QUEUE, topics.DOCS_HISTORY, topics.DLQ_SINKS], partitions=3)
-    yield kafka
-    delete_topics(kafka, names)
+    with sink_topics(partitions=3) as private:
+        yield private
 
 
 @pytest.fixture
