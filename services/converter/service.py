@@ -136,7 +136,8 @@ class Publisher:
             for topic, key, value, headers in pending:
                 self._producer.produce(topic, key, value, delivery, headers)
             while not await asyncio.to_thread(delivery.wait, 60.0):
-                pass  # every message gets a report within librdkafka's delivery timeout
+                # every message gets a report within librdkafka's delivery timeout; say why nothing moves
+                log.warning("still waiting for Kafka to acknowledge %d output messages", len(pending))
             if not delivery.refused:
                 return
             for out in delivery.refused:
