@@ -21,6 +21,7 @@ from collections.abc import Callable
 from itertools import compress, repeat
 from typing import Any, NamedTuple
 
+from services.common.raw_message import is_expression
 from services.converter import ratelimit
 from services.converter.expressions import ERROR, JobAd
 from services.converter.registry import IGNORED, TYPES
@@ -212,7 +213,7 @@ class _Shape:
     the few values that need it, found from the tuple of the values' types (memoised per shape, ads of a
     schedd repeat a handful of type patterns)."""
 
-    __slots__ = ("attention", "names", "read", "shared", "steps")
+    __slots__ = ("attention", "closures", "names", "read", "shared", "steps")
     ATTENTION_MAX = 16  # type patterns kept per shape
 
     def __init__(self, steps: tuple[Step, ...]) -> None:
@@ -226,6 +227,7 @@ class _Shape:
             counts[name] = counts.get(name, 0) + 1
         self.shared = frozenset(i for i, name in enumerate(self.names) if counts[name] > 1)
         self.attention: dict[tuple[type, ...], _Attention] = {}
+        self.closures: dict[tuple[str, ...], Any] = {}  # JobAd.evaluate_together's memo for ads of this shape
 
     def needing_attention(self, types: tuple[type, ...]) -> _Attention:
         found = self.attention.get(types)
@@ -274,7 +276,9 @@ def _copied(ad: JobAd, key: str, name: str, cast: Cast | None, unchanged: type |
     return cast(name, value)
 
 
-def copy_attributes(ad: JobAd) -> dict[str, Any]:
+def copy_attributes(ad: JobAd, also_evaluate: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The typed copy; `also_evaluate` names attributes the later rules read, so that their expressions are
+    evaluated in the same ClassAd as the copied ones (see JobAd.evaluate_together)."""
     raw = ad.raw
     keys = tuple(raw)
     shape = _SHAPES.get(keys) or _shape(keys)
@@ -284,6 +288,10 @@ def copy_attributes(ad: JobAd) -> dict[str, Any]:
     result = dict(zip(shape.names, values, strict=True))
     attention = shape.needing_attention(tuple(map(type, values)))
     expressions = set(compress(attention.strings, map(str.startswith, attention.pick_strings(values), _EXPR_PREFIXES)))
+    wanted = tuple(name for name in also_evaluate if is_expression(raw.get(name)))
+    if expressions or wanted:
+        copied = tuple(shape.steps[i][0] for i in sorted(expressions) if is_expression(values[i]))
+        ad.evaluate_together(copied + wanted, shape.closures)
     casts = attention.casts
     dates = attention.pick_dates(values)
     if dates and (0 in dates or min(dates) < INT64_MIN or max(dates) > INT64_MAX):

@@ -25,6 +25,7 @@ from services.converter.values import integer, number
 FINISHED = (3, 4, 6)  # Removed, Completed, Error
 STILL_QUEUED = ("Running", "Idle", "Held")
 QUEUE, HISTORY = "condor_queue", "condor_history"
+_READ_BY_RULES = ("RequestMemory", "RequestCpus")  # evaluated with the copied expressions, in one ClassAd
 
 
 class ConversionError(ValueError):
@@ -138,7 +139,7 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     recorded = record_time(ad, now)
     analysis = workflow.is_analysis(ad)
 
-    result = copy_attributes(ad)
+    result = copy_attributes(ad, also_evaluate=_READ_BY_RULES)
     result.update(
         RecordTime=recorded,
         DataCollection=_data_collection(ad, now),

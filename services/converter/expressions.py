@@ -9,7 +9,9 @@ refers to. `time()` is replaced by the collection time, so an expression such as
 from __future__ import annotations
 
 import functools
+import operator
 import re
+from collections.abc import Callable
 from typing import Any
 
 import classad2
@@ -43,6 +45,7 @@ _TIME_CALL = re.compile(r"\btime\s*\(\s*\)", re.IGNORECASE)
 _IDENTIFIER = re.compile(r'(?<![A-Za-z0-9_"])(?<!TARGET\.)([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()', re.IGNORECASE)
 _ERROR_TREE = classad2.ExprTree("error")
 _PLAIN_TYPES = frozenset((bool, int, float, str))  # evaluation results passed through as they are
+_CLOSURES_MAX = 16  # memoised closures per attribute list (see JobAd.evaluate_together)
 _KEYWORDS = frozenset(("true", "false", "undefined", "error", "is", "isnt", "target", "my", "parent"))
 
 
@@ -110,8 +113,59 @@ class JobAd:
     def evaluate(self, name: str) -> Any:
         """Value of an expression attribute; ERROR when it evaluates to (or cannot parse into) error."""
         if name not in self._values:
-            self._values[name] = self._evaluate(name)
+            self.evaluate_together((name,))
         return self._values[name]
+
+    def evaluate_together(self, names: tuple[str, ...], memo: dict[tuple[str, ...], _Closure] | None = None) -> None:
+        """Evaluate these expression attributes in one ClassAd holding everything any of them refers to.
+
+        Why together: building the ClassAd costs as much as evaluating in it, and the expressions of a job
+        ad share their references (Requirements -> RequestMemory -> MemoryUsage -> ResidentSetSize). Each
+        value is the same as in a ClassAd of its own references only, since the others are not looked at.
+        `memo` (one per attribute list, from the caller) keeps the walk and the ClassAd for the next ad of the
+        same list whose expressions are the same texts: only its literal values are then set.
+        """
+        values = self._values
+        roots = tuple(dict.fromkeys(name for name in names if name not in values))
+        if not roots:
+            return
+        closure = memo.get(roots) if memo is not None else None
+        if closure is not None and closure.matches(self.raw):
+            values.update(closure.evaluate(self.raw))
+            return
+        scope, timeless = self._scope(roots)
+        ad = _classad(scope)
+        values.update((name, _evaluated(scope[name], ad)) for name in roots)
+        if memo is not None and timeless:
+            if len(memo) >= _CLOSURES_MAX:
+                memo.clear()
+            memo[roots] = _Closure(roots, scope, self.raw)
+
+    def _scope(self, roots: tuple[str, ...]) -> tuple[dict[str, Any], bool]:
+        """The attributes the roots refer to, transitively: expressions as parsed trees, literals as values; and
+        whether no expression depended on the collection time (time() calls)."""
+        raw = self.raw
+        scope: dict[str, Any] = {}
+        timeless = True
+        pending = list(roots)
+        while pending:
+            key = pending.pop()
+            if key in scope:
+                continue
+            value = raw[key]
+            if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
+                parsed = _parse_value(value)
+                if parsed is None:
+                    timeless, parsed = False, self._tree(value)
+                sub_tree, identifiers = parsed
+                scope[key] = sub_tree if sub_tree is not None else _ERROR_TREE
+                for identifier in identifiers:
+                    found = identifier if identifier in raw else self._key(identifier)
+                    if found is not None and found not in scope:
+                        pending.append(found)
+            else:
+                scope[key] = classad2.Value.Undefined if value is None else value
+        return scope, timeless
 
     def _key(self, identifier: str) -> str | None:
         """ClassAd attribute names are case-insensitive: exact spelling first, then any case."""
@@ -125,30 +179,57 @@ class JobAd:
         parsed = _parse_value(value)
         return parsed if parsed is not None else _parse(_TIME_CALL.sub(str(self.now), expression_text(value)))
 
-    def _evaluate(self, name: str) -> Any:
-        raw = self.raw
-        scope: dict[str, Any] = {}
-        pending = [name]
-        while pending:
-            key = pending.pop()
-            if key in scope:
-                continue
-            value = raw[key]
-            if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
-                sub_tree, identifiers = _parse_value(value) or self._tree(value)
-                scope[key] = sub_tree if sub_tree is not None else _ERROR_TREE
-                for identifier in identifiers:
-                    found = identifier if identifier in raw else self._key(identifier)
-                    if found is not None and found not in scope:
-                        pending.append(found)
-            else:
-                scope[key] = classad2.Value.Undefined if value is None else value
-        if scope[name] is _ERROR_TREE:  # the expression itself does not parse
-            return ERROR
-        try:
-            return _from_classad(_classad(scope).eval(name))
-        except Exception:
-            return ERROR
+
+def _evaluated(tree: Any, ad: classad2.ClassAd) -> Any:
+    """A root's value: its own tree evaluated in the scope ad (cheaper than ad.eval(name), which first copies
+    the tree out of the ad); ERROR when the expression does not parse or the evaluation fails."""
+    if tree is _ERROR_TREE:
+        return ERROR
+    try:
+        return _from_classad(tree.eval(ad))
+    except Exception:
+        return ERROR
+
+
+def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """itemgetter that always returns a tuple, also for one key or none."""
+    if len(keys) > 1:
+        return operator.itemgetter(*keys)
+    if keys:
+        only = keys[0]
+        return lambda raw: (raw[only],)
+    return lambda raw: ()
+
+
+class _Closure:
+    """The evaluation of some roots in ads of one attribute list, worked out on the first such ad: which
+    attributes hold which expression texts and which hold literals, and a ClassAd already holding the
+    expressions. An ad with the same texts only has its literals written into that ClassAd (all of them,
+    every time, so nothing of the previous ad remains) before the roots are evaluated."""
+
+    __slots__ = ("literals", "read_literals", "read_texts", "roots", "template", "texts")
+
+    def __init__(self, roots: tuple[str, ...], scope: dict[str, Any], raw: dict[str, Any]) -> None:
+        expressions = tuple(key for key, value in scope.items() if isinstance(value, classad2.ExprTree))
+        self.literals = tuple(key for key in scope if key not in expressions)
+        self.texts = tuple(raw[key] for key in expressions)
+        self.read_texts, self.read_literals = _getter(expressions), _getter(self.literals)
+        self.roots = tuple((name, scope[name]) for name in roots)
+        self.template = _classad({key: scope[key] for key in expressions})
+
+    def matches(self, raw: dict[str, Any]) -> bool:
+        if self.read_texts(raw) != self.texts:
+            return False
+        return not any(value.__class__ is str and value.startswith(_EXPR_PREFIX) for value in self.read_literals(raw))
+
+    def evaluate(self, raw: dict[str, Any]) -> list[tuple[str, Any]]:
+        ad = self.template
+        for key, value in zip(self.literals, self.read_literals(raw), strict=True):
+            try:
+                ad[key] = classad2.Value.Undefined if value is None else value
+            except Exception:  # a literal classad2 cannot hold: undefined, as in _classad
+                ad[key] = classad2.Value.Undefined
+        return [(name, _evaluated(tree, ad)) for name, tree in self.roots]
 
 
 def _classad(scope: dict[str, Any]) -> classad2.ClassAd:
