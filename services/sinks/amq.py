@@ -256,6 +256,7 @@ class AmqTarget:
     """A runner Target: documents -> MONIT notifications -> ActiveMQ topic."""
 
     name = "amq"
+    parse_body = True  # the MONIT body is the document rewritten (dates in ms, metadata)
 
     def __init__(self, settings: AmqSettings, sender: StompSender, registry: dict, schema: dict) -> None:
         self.settings = settings

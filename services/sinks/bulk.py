@@ -5,7 +5,10 @@ module (services/sinks/elasticsearch.py, opensearch.py) supplies a small `BulkCl
 everything else (routing, request body, response interpretation, templates) lives here once.
 
 - `_id` is the document id and the op is `index`: a replay after a crash overwrites, it never duplicates.
-- The body is built from pre-serialized bytes (no per-document client-side JSON work beyond one dumps).
+- The body is built from the Kafka values as received, never parsed here: a value that is not a JSON object
+  comes back as a per-item 400 and is dead-lettered like a mapping conflict. Newlines in a value become
+  spaces, so each document stays one NDJSON line (a line break inside a value made both clusters refuse the
+  whole request with HTTP 400, which would stall the partition behind it).
 - Per-item 409 (version conflict) counts as written; other 4xx items are rejections (dead-lettered by the
   runner); any 429 or 5xx item, or a failed request, raises TargetUnavailable and the whole batch is
   retried (safe, thanks to `_id`).
@@ -55,9 +58,9 @@ def bulk_body(batch: Sequence[DocMessage], template: str, queue_template: str | 
     for msg in batch:
         action = {"index": {"_index": index_name(msg, template, queue_template), "_id": msg.id}}
         parts.append(orjson.dumps(action))
-        # the received bytes as they are, unless they span lines (NDJSON needs one line per document)
-        same = msg.value is not None and b"\n" not in msg.value
-        parts.append(msg.value if same else orjson.dumps(msg.body))
+        # A newline between JSON tokens is whitespace: a space keeps the document on one line, same meaning.
+        # (A raw newline inside a string is invalid JSON; it would be indexed as a space.)
+        parts.append(msg.value.replace(b"\n", b" "))
     parts.append(b"")
     return b"\n".join(parts)
 
@@ -97,6 +100,8 @@ def classify(batch: Sequence[DocMessage], response: Mapping[str, Any]) -> list[R
 
 class BulkTarget:
     """A search cluster as a sink target (see the module docstring)."""
+
+    parse_body = False
 
     def __init__(self, name: str, client: BulkClient, config: SinkConfig, registry: Mapping[str, Any]) -> None:
         self.name = name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import orjson
 import pytest
 from pydantic import SecretStr
 
@@ -79,7 +80,9 @@ def job(n: int, **fields) -> DocMessage:
         **fields,
     }
     doc_id = f"{body['GlobalJobId']}#{record_time}"
-    return DocMessage(id=doc_id, index_date="2023-11-14", source="condor_history", git_hash=None, body=body)
+    return DocMessage(
+        id=doc_id, index_date="2023-11-14", source="condor_history", git_hash=None, value=orjson.dumps(body), body=body
+    )
 
 
 def test_every_document_arrives_as_a_monit_notification(broker, destination, subscriber):

@@ -13,9 +13,9 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 
-from services.common import dead_letter, topics
+from services.common import dead_letter, document_message, topics
 
 from .kafka_helpers import sink_topics
 from .search_sink_support import (
@@ -110,8 +110,6 @@ def test_a_rejected_document_goes_to_the_dead_letter_topic_and_the_rest_of_the_b
 
 
 def test_an_undecodable_message_is_dead_lettered_and_does_not_block_the_partition(kind, kafka, prefix, tmp_path):
-    from confluent_kafka import Producer
-
     write_es_conf(tmp_path, kind, "local", PORTS[kind])
     config = sink_config(kafka, tmp_path, prefix)
     producer = Producer(kafka.client_config())
@@ -126,6 +124,32 @@ def test_an_undecodable_message_is_dead_lettered_and_does_not_block_the_partitio
 
     assert letter.origin.value == b"not json"
     assert letter.reason.startswith("undecodable document message")
+
+
+def test_a_value_that_is_not_a_json_object_is_rejected_by_the_cluster_and_the_rest_of_the_batch_lands(
+    kind, kafka, prefix, tmp_path
+):
+    """The search sinks forward values unparsed: the cluster's per-item rejection dead-letters a broken one,
+    even one with a line break (which must not make the cluster refuse the whole bulk request)."""
+    write_es_conf(tmp_path, kind, "local", PORTS[kind])
+    config = sink_config(kafka, tmp_path, prefix, batch_size=50, linger_s=1.0)
+    docs = [job_doc(n) for n in range(20)]
+    broken = {docs[3].id: b"not\njson", docs[7].id: b"[1, 2]", docs[11].id: b'{"RequestCpus": 4'}
+    producer = Producer(kafka.client_config())
+    for doc in docs:
+        key, value, headers = document_message.encode(doc, git_hash="0123456789ab")
+        producer.produce(kafka.topic(topics.DOCS_HISTORY), broken.get(doc.id, value), key, headers=headers)
+    assert producer.flush(30) == 0
+    search = search_client(kind)
+
+    with running(config, kind, "local"):
+        wait_for(lambda: count(search, prefix) == 17, 60, "17 documents")
+        letters = read_dead_letters(kafka, expected=3)
+
+    assert {letter.origin.key.decode(): letter.origin.value for letter in letters} == broken
+    for letter in letters:
+        assert letter.reason.startswith("HTTP 400 ")
+        assert letter.details == {"target": f"{SHORT[kind]}-local", "class": "rejected"}
 
 
 def test_the_sink_pauses_while_the_cluster_is_unreachable_and_ends_with_every_document(kind, kafka, prefix, tmp_path):

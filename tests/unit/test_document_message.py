@@ -45,9 +45,28 @@ def test_encode_gives_id_key_json_value_and_routing_headers():
 def test_decode_reverses_encode():
     key, value, headers = document_message.encode(DOC, git_hash="abc123def456")
 
-    assert document_message.decode(key, value, headers) == DocMessage(
-        id=DOC.id, index_date="2023-11-14", source="condor_history", git_hash="abc123def456", body=DOC.body
+    message = document_message.decode(key, value, headers)
+
+    assert message == DocMessage(
+        id=DOC.id, index_date="2023-11-14", source="condor_history", git_hash="abc123def456", value=value, body=DOC.body
     )
+    assert message.value is value
+
+
+def test_decode_without_parse_body_keeps_the_value_unparsed():
+    key, value, headers = document_message.encode(DOC, git_hash="abc123def456")
+
+    message = document_message.decode(key, value, headers, parse_body=False)
+
+    assert (message.id, message.index_date, message.source) == (DOC.id, "2023-11-14", "condor_history")
+    assert message.value is value
+    assert message.body is None
+
+
+def test_decode_without_parse_body_leaves_a_value_that_is_not_an_object_to_the_target():
+    key, _, headers = document_message.encode(DOC, git_hash="abc")
+
+    assert document_message.decode(key, b"[1, 2]", headers, parse_body=False).value == b"[1, 2]"
 
 
 def test_decode_accepts_headers_as_a_mapping():
@@ -66,8 +85,22 @@ def test_decode_accepts_headers_as_a_mapping():
         (b"id", b"[1]", [("schema", DOCUMENT_SCHEMA.encode()), ("index_date", b"d"), ("source", b"f")], "object"),
         (b"id", b"{", [("schema", DOCUMENT_SCHEMA.encode()), ("index_date", b"d"), ("source", b"f")], "not JSON"),
         (b"\xff", b"{}", [("schema", DOCUMENT_SCHEMA.encode()), ("index_date", b"d"), ("source", b"f")], "UTF-8"),
+        (b"id", b"", [("schema", DOCUMENT_SCHEMA.encode()), ("index_date", b"d"), ("source", b"f")], "empty value"),
     ],
 )
 def test_decode_rejects_what_is_not_a_document_message(key, value, headers, reason):
     with pytest.raises(MalformedDocument, match=reason):
         document_message.decode(key, value, headers)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "headers", "reason"),
+    [
+        (b"id", b"{}", [("schema", b"spider.document/2")], "unsupported schema"),
+        (None, b"{}", [("schema", DOCUMENT_SCHEMA.encode()), ("index_date", b"d"), ("source", b"f")], "key"),
+        (b"id", None, [("schema", DOCUMENT_SCHEMA.encode()), ("index_date", b"d"), ("source", b"f")], "empty value"),
+    ],
+)
+def test_decode_without_parse_body_still_checks_the_envelope(key, value, headers, reason):
+    with pytest.raises(MalformedDocument, match=reason):
+        document_message.decode(key, value, headers, parse_body=False)

@@ -11,7 +11,9 @@ from services.sinks.errors import TargetUnavailable
 
 
 def doc(doc_id: str, source: str = "condor_history", day: str = "2024-03-05", **body) -> DocMessage:
-    return DocMessage(id=doc_id, index_date=day, source=source, git_hash="abc", body={"GlobalJobId": doc_id, **body})
+    """As the search sinks decode it: the value as received, not parsed."""
+    value = orjson.dumps({"GlobalJobId": doc_id, **body})
+    return DocMessage(id=doc_id, index_date=day, source=source, git_hash="abc", value=value)
 
 
 def test_documents_go_to_the_daily_index_of_their_index_date():
@@ -42,8 +44,15 @@ def test_bulk_body_sends_the_received_json_as_is_on_one_line():
     pretty = dataclasses.replace(received, value=b'{\n  "GlobalJobId": "s#1.0#100"\n}')
     lines = bulk_body([compact, pretty], "cms", None).split(b"\n")
     assert lines[1] == compact.value  # not parsed and re-serialized
-    assert lines[3] == b'{"GlobalJobId":"s#1.0#100"}'  # a multi-line value would break NDJSON
+    assert lines[3] == b'{   "GlobalJobId": "s#1.0#100" }'  # a line break inside a value would break NDJSON
     assert len(lines) == 5
+
+
+def test_bulk_body_leaves_a_value_that_is_not_a_json_object_to_the_cluster_to_reject():
+    broken = dataclasses.replace(doc("s#1.0#100"), value=b"not\njson")
+    lines = bulk_body([broken, doc("s#2.0#100")], "cms", None).split(b"\n")
+    assert lines[1] == b"not json"  # one line: the cluster rejects this item, not the whole request
+    assert orjson.loads(lines[3]) == {"GlobalJobId": "s#2.0#100"}
 
 
 def test_a_response_without_errors_rejects_nothing():

@@ -12,6 +12,7 @@ TOPIC = "t.cms.docs.history"
 
 class NullTarget:
     name = "local-es"
+    parse_body = False
 
     def write(self, batch):
         return []
