@@ -204,7 +204,44 @@ class _Attention(NamedTuple):
     pick_strings: Callable[[tuple[Any, ...]], tuple[Any, ...]]
     dates: tuple[int, ...]  # positions of int values of date fields: unchanged unless 0 or beyond 64 bits
     pick_dates: Callable[[tuple[Any, ...]], tuple[Any, ...]]
-    casts: frozenset[int]  # other positions whose value the registry cast changes (text values included)
+    casts: frozenset[int]  # other positions whose value the registry cast changes, one Python call each
+    batches: tuple[_Batch, ...]  # non-text values cast by one C-level map per cast (int(), str(), float())
+
+
+class _Batch(NamedTuple):
+    """Values of one type pattern's positions that one builtin converts exactly as the registry cast does."""
+
+    names: tuple[str, ...]
+    positions: frozenset[int]
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    convert: Callable[[tuple[Any, ...]], list[Any] | None]  # None: a value needs the cast's own handling
+
+
+def _ints(values: tuple[Any, ...]) -> list[int] | None:
+    try:
+        whole = list(map(int, values))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return whole if min(whole) >= INT64_MIN and max(whole) <= INT64_MAX else None
+
+
+def _floats(values: tuple[Any, ...]) -> list[float] | None:
+    try:
+        return list(map(float, values))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _strings(values: tuple[Any, ...]) -> list[str]:
+    return list(map(str, values))
+
+
+# casts that a builtin matches on non-text values (the text ones may be expressions, so they stay one by one)
+_BATCHED: dict[Cast, Callable[[tuple[Any, ...]], list[Any] | None]] = {
+    _to_int: _ints,
+    _to_float: _floats,
+    _to_string: _strings,
+}
 
 
 class _Shape:
@@ -234,14 +271,24 @@ class _Shape:
         if found is None:
             strings = tuple(i for i, kind in enumerate(types) if kind is str)
             dates = tuple(i for i, kind in enumerate(types) if kind is int and self.steps[i][2] is _to_date)
-            casts = frozenset(
+            casts = [
                 i
                 for i, (kind, (_, _, cast, unchanged)) in enumerate(zip(types, self.steps, strict=True))
                 if cast is not None and kind is not unchanged and kind is not type(None) and i not in dates
+            ]
+            batched: dict[Cast, list[int]] = {}
+            for i in casts:
+                if types[i] is not str and self.steps[i][2] in _BATCHED:
+                    batched.setdefault(self.steps[i][2], []).append(i)
+            batches = tuple(
+                _Batch(tuple(self.names[i] for i in at), frozenset(at), _values(tuple(at)), _BATCHED[cast])
+                for cast, at in batched.items()
             )
+            single = frozenset(casts).difference(*(batch.positions for batch in batches))
             if len(self.attention) >= self.ATTENTION_MAX:
                 self.attention.clear()
-            self.attention[types] = found = _Attention(strings, _values(strings), dates, _values(dates), casts)
+            found = _Attention(strings, _values(strings), dates, _values(dates), single, batches)
+            self.attention[types] = found
         return found
 
 
@@ -297,10 +344,19 @@ def copy_attributes(ad: JobAd, also_evaluate: tuple[str, ...] = ()) -> dict[str,
     if dates and (0 in dates or min(dates) < INT64_MIN or max(dates) > INT64_MAX):
         odd = zip(attention.dates, dates, strict=True)
         casts = casts | {i for i, date in odd if not date or not INT64_MIN <= date <= INT64_MAX}
-    if not expressions and not casts:
+    batches = attention.batches
+    if not expressions and not casts and not batches:
         return result
     if not shape.shared.isdisjoint(expressions) or not shape.shared.isdisjoint(casts):
         return _copy_in_order(ad, shape.steps)
+    for batch in batches:
+        if not shape.shared.isdisjoint(batch.positions):
+            return _copy_in_order(ad, shape.steps)
+        converted = batch.convert(batch.pick(values))
+        if converted is None:
+            casts = casts | batch.positions
+        else:
+            result.update(zip(batch.names, converted, strict=True))
     steps = shape.steps
     for i in sorted(expressions | casts):
         key, name, cast, unchanged = steps[i]
