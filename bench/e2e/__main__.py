@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.e2e.adfiles import FORMATS
 from bench.e2e.run import Options, run
 from deploy.demo.run import _stop_on_sigterm
 from deploy.local.config import load_stack_config
@@ -18,7 +19,7 @@ def table(result: dict) -> Table:
     o = result["options"]
     title = (
         f"spider end to end: {result['ads']['total']} ads, {o['workers']} converter worker(s), "
-        f"{o['sink_processes']} process(es) per sink, rate {o['rate'] or 'burst'}; "
+        f"{o['sink_processes']} process(es) per sink, rate {o['rate'] or 'burst'}, {o['input']} input; "
         f"{result['total_s']} s, {result['end_to_end_docs_per_s']} docs/s"
     )
     t = Table(title=title, title_justify="left")
@@ -60,10 +61,19 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the topics and indices behind")
     parser.add_argument("--json", type=Path, help="write the result here")
     parser.add_argument("--cache", type=Path, help="where generated ad files are kept (default: stack dir/e2e-ads)")
+    parser.add_argument(
+        "--input",
+        choices=tuple(FORMATS),
+        default="ndjson",
+        help="ad files the collectors replay: ndjson = raw messages, forwarded as read (production's collector "
+        "cost); classad = old-syntax text, parsed by the collector first",
+    )
     a = parser.parse_args()
     _stop_on_sigterm()  # `timeout` or a CI kill still stops the children (they run in sessions of their own)
     stack = load_stack_config()
-    opts = Options(a.ads, a.workers, a.sink_processes, a.partitions, a.rate, a.samples, a.timeout, 0, a.profile, a.keep)
+    opts = Options(
+        a.ads, a.workers, a.sink_processes, a.partitions, a.rate, a.samples, a.timeout, 0, a.profile, a.keep, a.input
+    )
     console = Console(width=max(Console().width, 120))
 
     def tick(snap, elapsed: float) -> None:

@@ -1,8 +1,9 @@
 """One benchmark run: fresh topics and indices, W converter workers, S processes per sink, collectors last.
 
 The processes are the demo's (deploy/demo/processes.py: real `spider` children, own metrics port, JSON logs)
-and the counts are the demo's Observer (deploy/demo/progress.py: Kafka end offsets, `_count`, the AMQ sink's
-metric). What this adds: per-stage timing, the latency sample, usage of every process, optional py-spy.
+and the counts are the demo's Observer (deploy/demo/progress.py: Kafka end offsets, `_count` without a forced
+refresh, the AMQ sink's metric). What this adds: per-stage timing, the latency sample, usage of every process,
+optional py-spy.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from services.common.groups import GroupNames
 from services.common.topic_admin import create_topics
 
 TICK_S = 0.5
-SNAPSHOT_EVERY = 2  # ticks; a snapshot refreshes the indices and reads every offset, the sample query is cheap
+SNAPSHOT_EVERY = 2  # ticks; a snapshot counts the indices and reads every offset, the sample query is cheap
 EXIT_SKIPPED = 4
 
 
@@ -54,6 +55,7 @@ class Options:
     seed: int = 0
     profile: Path | None = None  # directory for py-spy raw stacks of every converter and sink process
     keep: bool = False  # leave topics and indices behind
+    input: str = "ndjson"  # ad file format the collectors read: ndjson (raw messages) or classad (text)
 
 
 TARGETS = (
@@ -86,7 +88,7 @@ def _stage(name: str) -> str:
 
 
 def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[str, Any]:
-    files = adfiles.write(cache, opts.ads, opts.seed)
+    files = adfiles.write(cache, opts.ads, opts.seed, opts.input)
     names = DemoNames(f"e2e-{uuid.uuid4().hex[:8]}")
     path = workdir.write(names, stack)
     kafka = KafkaSettings(bootstrap_servers=stack.endpoints()["kafka"], topic_prefix=names.topic_prefix)
@@ -95,7 +97,8 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
     group_names = GroupNames(kafka, converter=names.converter_group, sink_prefix=names.sink_group_prefix)
     sink_groups = {t.target: group_names.sink(t.target) for t in targets}
     create_topics(kafka, partitions=max(opts.partitions, opts.workers, opts.sink_processes))
-    observer = Observer(kafka, clusters, names.index_pattern, names.converter_group, sink_groups)
+    # no forced refresh: the counts are what is searchable, as for the latency sample
+    observer = Observer(kafka, clusters, names.index_pattern, names.converter_group, sink_groups, refresh=False)
     clients = {c.kind: search_clients.client(c, timeout_s=10.0) for c in clusters}
     sampler = LatencySampler(clients, names.index_pattern, files.job_ids, opts.samples)
     children = _children(opts, files, path / "logs")

@@ -1,7 +1,8 @@
 """bench.e2e smoke run: 300 ads through collector, converter and the three sinks, as a user runs the bench.
 
 Checks the JSON report, not speed: every stage is reported with its usage, and every document that the
-converter produced is counted in Elasticsearch, OpenSearch and ActiveMQ.
+converter produced is counted in Elasticsearch, OpenSearch and ActiveMQ; with either input format (raw-message
+NDJSON forwarded by the collector, or ClassAd text it parses).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ ADS = 300
 STAGES = {"collector", "converter", "es-local-es", "opensearch-local-os", "amq"}
 
 
-def test_small_run_reports_every_stage_and_every_document_landed(stack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("input_format", ["ndjson", "classad"])
+def test_small_run_reports_every_stage_and_every_document_landed(stack, tmp_path: Path, input_format: str) -> None:
     out = tmp_path / "e2e.json"
     command = [sys.executable, "-m", "bench.e2e", "--ads", str(ADS), "--samples", "50", "--timeout", "120",
-               "--cache", str(tmp_path / "ads"), "--json", str(out)]  # fmt: skip
+               "--input", input_format, "--cache", str(tmp_path / "ads"), "--json", str(out)]  # fmt: skip
     subprocess.run(command, check=True, timeout=180, capture_output=True)
 
     result = json.loads(out.read_text())
+    assert result["options"]["input"] == input_format
     assert result["all_landed"] is True
     assert result["published"] == ADS
     assert result["documents"] == ADS - result["dropped"] > 0
