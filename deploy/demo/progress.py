@@ -2,7 +2,9 @@
 
 - published / documents / dead letters: end offsets of the demo's (fresh) topics;
 - converter and sink lag: end offsets minus the consumer groups' committed offsets;
-- Elasticsearch / OpenSearch: `_count` over the demo's indices after a refresh (the search API, not a metric);
+- Elasticsearch / OpenSearch: `_count` over the demo's indices (the search API, not a metric), after a forced
+  refresh unless `refresh=False` (the benchmark: a refresh each tick is server CPU the product does not cause,
+  and without it the count is what is searchable, one index refresh interval later);
 - ActiveMQ: the AMQ sink's `spider_sink_documents_total{outcome="out"}` (a topic keeps no count of its own),
   cross-checked by the sink group's committed offsets;
 - rejections: the sinks' `rejected`/`undecodable` counters, dropped ads: the converter's counter.
@@ -98,6 +100,7 @@ class Observer:
         index_pattern: str,
         converter_group: str,
         sink_groups: dict[str, str],
+        refresh: bool = True,
     ) -> None:
         self.kafka = kafka
         self.view = KafkaView(kafka, timeout_s=10.0)
@@ -105,6 +108,7 @@ class Observer:
         self.index_pattern = index_pattern
         self.converter_group = converter_group
         self.sink_groups = sink_groups  # target name -> consumer group
+        self.refresh = refresh  # force an index refresh before each count
 
     def _ends(self, names: Iterable[str]) -> dict[tuple[str, int], int]:
         tps = self.view.partitions(self.kafka.topic(n) for n in names)
@@ -119,7 +123,8 @@ class Observer:
 
     def count(self, kind: str) -> int:
         client = self.clients[kind]
-        client.indices.refresh(index=self.index_pattern, allow_no_indices=True, ignore_unavailable=True)
+        if self.refresh:
+            client.indices.refresh(index=self.index_pattern, allow_no_indices=True, ignore_unavailable=True)
         return int(client.count(index=self.index_pattern, allow_no_indices=True, ignore_unavailable=True)["count"])
 
     def per_index(self, kind: str) -> dict[str, int]:
