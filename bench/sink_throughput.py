@@ -8,6 +8,10 @@ template installed. The baseline gets the documents already serialized (bytes pa
 `helpers.bulk`, one request at a time, same chunk size); the sink reads them from Kafka, decodes them and
 writes them with its runner. Sink time runs from its first consumed document to the last acknowledged one
 (consumer-group join excluded; reported separately). Target: sink >= 80% of the baseline.
+
+Wall-clock ratios swing widely when other work shares the machine, so the client-side CPU (this process's
+user + system time over the same window, ms per 1,000 documents) is reported for both sides as well: for the
+sink that is its threads (runner, writers, librdkafka); for the baseline, the helper's chunking and requests.
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ def sink_config(kind: str, workdir: Path, kafka: KafkaSettings, prefix: str, bat
     )
 
 
-def run_baseline(kind: str, search, docs: list[Document], prefix: str, config: SinkConfig) -> float:
+def run_baseline(kind: str, search, docs: list[Document], prefix: str, config: SinkConfig) -> tuple[float, float]:
+    """(seconds, CPU seconds)"""
     # opensearch-py's chunker wants text, elasticsearch-py's passes bytes through: serialized either way
     text = kind == "opensearch"
     pairs = [
@@ -82,7 +87,7 @@ def run_baseline(kind: str, search, docs: list[Document], prefix: str, config: S
         )
         for d in docs
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     ok, errors = HELPERS[kind].bulk(
         search,
         pairs,
@@ -90,12 +95,13 @@ def run_baseline(kind: str, search, docs: list[Document], prefix: str, config: S
         chunk_size=config.batch_size,
         max_chunk_bytes=config.batch_bytes,
     )
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert ok == len(docs) and not errors, (ok, errors)
-    return elapsed
+    return elapsed, cpu
 
 
-def run_sink(kind: str, docs: list[Document], config: SinkConfig) -> tuple[float, float]:
+def run_sink(kind: str, docs: list[Document], config: SinkConfig) -> tuple[float, float, float]:
+    """(seconds, group-join seconds, CPU seconds)"""
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -129,19 +135,21 @@ def run_sink(kind: str, docs: list[Document], config: SinkConfig) -> tuple[float
     thread.start()
     while sample("in") == 0:
         time.sleep(0.01)
-    first = time.perf_counter()
+    # the sink's threads only: this (main) thread's polling of the counters is subtracted
+    first, cpu = time.perf_counter(), time.process_time() - time.thread_time()
     while sample("out") < len(docs):
         time.sleep(0.01)
-    done = time.perf_counter()
+    done, cpu = time.perf_counter(), time.process_time() - time.thread_time() - cpu
     runner.stop()
     thread.join(60)
     for future in admin.delete_topics(names).values():
         future.result(30)
-    return done - first, first - started
+    return done - first, first - started, cpu
 
 
-def one_round(kind: str, docs: list[Document], batch: int, sink_first: bool) -> tuple[float, float, float]:
-    """(baseline seconds, sink seconds, sink group-join seconds) on fresh indices and topics.
+def one_round(kind: str, docs: list[Document], batch: int, sink_first: bool) -> tuple[float, ...]:
+    """(baseline seconds, sink seconds, sink group-join seconds, baseline CPU s, sink CPU s) on fresh indices
+    and topics.
 
     Whichever runs second starts while the cluster still merges and flushes the first one's ~150 MB, which
     slowed the second by up to half on the 2-core VM; rounds therefore alternate the order."""
@@ -158,11 +166,11 @@ def one_round(kind: str, docs: list[Document], batch: int, sink_first: bool) -> 
         BulkTarget("baseline", FACTORIES[kind](config, "bench")[0].client, base_config, registry).initialize()
         try:
             if sink_first:
-                sink_s, join_s = run_sink(kind, docs, config)
-                base_s = run_baseline(kind, search, docs, base_prefix, config)
+                sink_s, join_s, sink_cpu = run_sink(kind, docs, config)
+                base_s, base_cpu = run_baseline(kind, search, docs, base_prefix, config)
             else:
-                base_s = run_baseline(kind, search, docs, base_prefix, config)
-                sink_s, join_s = run_sink(kind, docs, config)
+                base_s, base_cpu = run_baseline(kind, search, docs, base_prefix, config)
+                sink_s, join_s, sink_cpu = run_sink(kind, docs, config)
             search.indices.refresh(index=f"{sink_prefix}-*")
             landed = search.count(index=f"{sink_prefix}-*")["count"]
             assert landed == n, f"sink indexed {landed} of {n}"
@@ -171,7 +179,7 @@ def one_round(kind: str, docs: list[Document], batch: int, sink_first: bool) -> 
                 search.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
                 if search.indices.exists_index_template(name=prefix):
                     search.indices.delete_index_template(name=prefix)
-    return base_s, sink_s, join_s
+    return base_s, sink_s, join_s, base_cpu, sink_cpu
 
 
 def bench(kind: str, n: int, batch: int, rounds: int) -> dict[str, float]:
@@ -189,8 +197,10 @@ def bench(kind: str, n: int, batch: int, rounds: int) -> dict[str, float]:
         "baseline_docs_per_s": round(n / base_s),
         "sink_docs_per_s": round(n / sink_s),
         "ratio": round(base_s / sink_s, 3),
-        "per_round_ratio": [round(b / s, 3) for b, s, _ in results],
+        "per_round_ratio": [round(r[0] / r[1], 3) for r in results],
         "sink_group_join_s": round(statistics.median(r[2] for r in results), 2),
+        "baseline_cpu_ms_per_1000": round(statistics.median(r[3] for r in results) * 1e6 / n, 1),
+        "sink_cpu_ms_per_1000": round(statistics.median(r[4] for r in results) * 1e6 / n, 1),
     }
     print(kind, orjson.dumps(result).decode(), flush=True)
     return result
