@@ -30,7 +30,7 @@ from prometheus_client import Counter, Histogram
 
 from services.collector.publisher import Delivery
 from services.collector.publisher import Publisher as KafkaPublisher
-from services.common import logs, observability, topics
+from services.common import gc_tuning, logs, observability, topics
 from services.common.config import KafkaSettings
 from services.common.dead_letter import Origin, service_identity
 from services.common.topic_admin import create_topics
@@ -211,6 +211,7 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
                 await stream.ack(event)
             BATCH_SECONDS.observe(time.monotonic() - started)
 
+        gc_tuning.freeze_startup_heap()
         in_flight: deque[asyncio.Task[None]] = deque()
         try:
             async for events in stream.noack_take(cfg.batch_size, cfg.batch_timeout_s):
