@@ -250,12 +250,13 @@ class _Shape:
     the few values that need it, found from the tuple of the values' types (memoised per shape, ads of a
     schedd repeat a handful of type patterns)."""
 
-    __slots__ = ("attention", "closures", "names", "read", "shared", "steps")
+    __slots__ = ("attention", "blank", "closures", "names", "read", "shared", "steps")
     ATTENTION_MAX = 16  # type patterns kept per shape
 
     def __init__(self, steps: tuple[Step, ...]) -> None:
         self.steps = steps
         self.names = tuple(name for _, name, _, _ in steps)
+        self.blank = dict.fromkeys(self.names)  # the document's fields in order, values to be filled in
         self.read = operator.itemgetter(*(key for key, _, _, _ in steps)) if len(steps) > 1 else None
         # Fields written by more than one attribute (X and X_RAW): their final place in the document depends
         # on which writes succeed, so an ad needing more than a copy of one of them takes the in-order loop.
@@ -329,10 +330,12 @@ def copy_attributes(ad: JobAd, also_evaluate: tuple[str, ...] = ()) -> dict[str,
     raw = ad.raw
     keys = tuple(raw)
     shape = _SHAPES.get(keys) or _shape(keys)
+    ad.copied = shape.names
     if shape.read is None:
         return _copy_in_order(ad, shape.steps)
     values = shape.read(raw)
-    result = dict(zip(shape.names, values, strict=True))
+    result = shape.blank.copy()  # the table copied whole: no insertion and no resizing per attribute
+    result.update(zip(shape.names, values, strict=True))
     attention = shape.needing_attention(tuple(map(type, values)))
     expressions = set(compress(attention.strings, map(str.startswith, attention.pick_strings(values), _EXPR_PREFIXES)))
     wanted = tuple(name for name in also_evaluate if is_expression(raw.get(name)))

@@ -71,15 +71,18 @@ def _role(key: str) -> _StepStatistic | _SiteRead | None:
 
 @functools.lru_cache(maxsize=2048)
 def _statistic_keys(keys: tuple[str, ...]) -> tuple[tuple[str, _StepStatistic | _SiteRead], ...]:
-    """The keys to fold and their roles; memoised per key list, which documents of a schedd share."""
-    roles = ((key, _role(key)) for key in keys if key.startswith("ChirpCMSSW"))
+    """The keys to fold (each once) and their roles; memoised per key list, which documents of a schedd share."""
+    roles = ((key, _role(key)) for key in dict.fromkeys(keys) if key.startswith("ChirpCMSSW"))
     return tuple((key, role) for key, role in roles if role is not None)
 
 
-def fold_statistics(result: dict[str, Any]) -> None:
-    """Per-step and per-site keys into their totals and the SiteIO list (in place, like the copy step)."""
+def fold_statistics(result: dict[str, Any], copied: tuple[str, ...]) -> None:
+    """Per-step and per-site keys into their totals and the SiteIO list (in place, like the copy step).
+    `copied`: the fields the attribute copy wrote (JobAd.copied), where the per-step keys are."""
     site_io: list[dict[str, Any]] = []
-    for key, role in _statistic_keys(tuple(result)):
+    for key, role in _statistic_keys(copied):
+        if key not in result:  # left out by the copy (a failed cast)
+            continue
         if role.__class__ is _SiteRead:
             if role.time_key in result:
                 site_io.append(

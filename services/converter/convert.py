@@ -166,7 +166,7 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     result["Status"] = resources.status_name(ad)
     result["Universe"] = resources.universe_name(ad)
 
-    chirp.fold_statistics(result)
+    chirp.fold_statistics(result, ad.copied)
     result.update(chirp.derived_fields(result, recorded, use.cpus, result["CoreHr"]))
     result.update(cmssw.version_fields(result))
     result.update(machine.hs06_fields(result, ad))

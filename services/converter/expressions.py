@@ -89,11 +89,14 @@ def _from_classad(value: Any) -> Any:
 class JobAd:
     """Read access to a raw ad with expressions evaluated on demand (and remembered for this ad)."""
 
-    __slots__ = ("_lower", "_values", "now", "raw")
+    __slots__ = ("_lower", "_values", "copied", "now", "raw")
 
     def __init__(self, raw: dict[str, Any], now: int) -> None:
         self.raw = raw
         self.now = now
+        # The document fields the attribute copy wrote, in order; one shared tuple per attribute list, so the
+        # later rules can memoise per list cheaply (set by casting.copy_attributes).
+        self.copied: tuple[str, ...] = ()
         self._values: dict[str, Any] = {}
         self._lower: dict[str, str] | None = None
 
