@@ -86,6 +86,7 @@ def convert(
     reported on stderr as FILE:LINE: reason), 2 usage or configuration error. ClassAd text gets the
     --source/--pool/--schedd/--collected-at envelope; raw-message lines keep their own.
     """
+    from services.common import gc_tuning
     from services.common.adfile import read_ads
     from services.common.dead_letter import service_identity
     from services.converter.offline import Envelope, convert_records
@@ -96,6 +97,7 @@ def convert(
     cfg = load_settings(ConverterConfig, config)
     envelope = Envelope(SOURCES[source], pool, schedd, _collection_time(collected_at))
     context = Contexts(cfg.reduce_running and not no_reduce, _affiliations(cfg))()
+    gc_tuning.freeze_startup_heap()
     with ExitStack() as stack:
         out = stack.enter_context(output.open("wb")) if output else sys.stdout.buffer
         summary = convert_records(

@@ -134,10 +134,17 @@ class JobAd:
             return
         closure = memo.get(roots) if memo is not None else None
         if closure is not None and closure.matches(self.raw):
-            values.update(closure.evaluate(self.raw))
-            return
+            try:
+                values.update(closure.evaluate(self.raw))
+                return
+            except Exception:  # an attribute name classad2 refuses: as below
+                pass
         scope, timeless = self._scope(roots)
-        ad = _classad(scope)
+        try:
+            ad = _classad(scope)
+        except Exception:  # an attribute name classad2 refuses (e.g. with a NUL): nothing evaluates
+            values.update((name, ERROR) for name in roots)
+            return
         values.update((name, _evaluated(scope[name], ad)) for name in roots)
         if memo is not None and timeless:
             if len(memo) >= _CLOSURES_MAX:

@@ -101,3 +101,10 @@ def test_time_calls_use_each_messages_collection_time():
 def test_an_expression_that_does_not_parse_is_an_error_and_the_others_keep_their_values():
     raw = _job(Broken="/Expr(1 +* 2)/")
     assert _together(raw, ("Broken", "MemoryUsage")) == {"Broken": ERROR, "MemoryUsage": 2442}
+
+
+def test_an_attribute_name_classad_refuses_makes_the_expressions_errors_not_a_crash():
+    raw = _job(**{"Bad\x00Name": "/Expr(1 + 1)/"})
+    memo: dict = {}
+    for _ in range(2):  # first ad, then the memo's path
+        assert _together(raw, ("Bad\x00Name", "MemoryUsage"), memo) == {"Bad\x00Name": ERROR, "MemoryUsage": ERROR}
