@@ -15,6 +15,7 @@ import orjson
 
 from schemas import DOCUMENT_SCHEMA
 from services.common import version
+from services.common.json_object import loads_object
 
 Headers = list[tuple[str, bytes]]
 
@@ -96,14 +97,7 @@ def decode(
         raise MalformedDocument("key is not UTF-8") from None
     if not value:
         raise MalformedDocument("empty value")
-    body = None
-    if parse_body:
-        try:
-            body = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedDocument(f"value is not JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise MalformedDocument("value is not a JSON object")
+    body = loads_object(value, MalformedDocument) if parse_body else None
     return DocMessage(
         id=doc_id,
         index_date=fields["index_date"],

@@ -14,6 +14,7 @@ import orjson
 
 from schemas import RAW_AD_SCHEMA
 from services.common import version
+from services.common.json_object import loads_object
 
 Source = Literal["condor_queue", "condor_history", "file"]
 SOURCES: tuple[str, ...] = ("condor_queue", "condor_history", "file")
@@ -101,12 +102,7 @@ def encode(
 
 def decode(value: bytes) -> RawAd:
     """Parse and check an envelope; anything else raises MalformedMessage with the reason."""
-    try:
-        envelope = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from None
-    if not isinstance(envelope, dict):
-        raise MalformedMessage("not a JSON object")
+    envelope = loads_object(value, MalformedMessage)
     if envelope.get("schema") != RAW_AD_SCHEMA:
         raise MalformedMessage(f"unsupported schema {envelope.get('schema')!r}, expected {RAW_AD_SCHEMA!r}")
     ad = envelope.get("ad")

@@ -25,7 +25,7 @@ from services.common.raw_message import is_expression
 from services.converter import ratelimit
 from services.converter.expressions import ERROR, JobAd
 from services.converter.registry import IGNORED, TYPES
-from services.converter.values import INT64_MAX, INT64_MIN, integer
+from services.converter.values import INT64_MAX, INT64_MIN, integer, picker
 
 _MATCH_PREFIX = "MATCH_EXP_JOB_"
 _RAW_SUFFIX = "_RAW"
@@ -187,16 +187,6 @@ def _wmcore(cast: Cast | None) -> Cast:
 Step = tuple[str, str, Cast | None, type | None]  # (attribute, field, cast, no-cast type)
 
 
-def _values(indices: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    """Picker of these positions of a tuple, always giving a tuple (itemgetter gives a bare item for one)."""
-    if len(indices) > 1:
-        return operator.itemgetter(*indices)
-    if indices:
-        only = indices[0]
-        return lambda values: (values[only],)
-    return lambda values: ()
-
-
 class _Attention(NamedTuple):
     """Which copied values of an ad need more than a copy, given the exact type of each value."""
 
@@ -282,13 +272,13 @@ class _Shape:
                 if types[i] is not str and self.steps[i][2] in _BATCHED:
                     batched.setdefault(self.steps[i][2], []).append(i)
             batches = tuple(
-                _Batch(tuple(self.names[i] for i in at), frozenset(at), _values(tuple(at)), _BATCHED[cast])
+                _Batch(tuple(self.names[i] for i in at), frozenset(at), picker(tuple(at)), _BATCHED[cast])
                 for cast, at in batched.items()
             )
             single = frozenset(casts).difference(*(batch.positions for batch in batches))
             if len(self.attention) >= self.ATTENTION_MAX:
                 self.attention.clear()
-            found = _Attention(strings, _values(strings), dates, _values(dates), single, batches)
+            found = _Attention(strings, picker(strings), dates, picker(dates), single, batches)
             self.attention[types] = found
         return found
 

@@ -9,9 +9,7 @@ refers to. `time()` is replaced by the collection time, so an expression such as
 from __future__ import annotations
 
 import functools
-import operator
 import re
-from collections.abc import Callable
 from typing import Any
 
 import classad2
@@ -19,6 +17,7 @@ import htcondor2  # noqa: F401  (see below)
 import orjson
 
 from services.common.raw_message import expression_text
+from services.converter.values import picker
 
 
 class _ErrorValue:
@@ -201,16 +200,6 @@ def _evaluated(tree: Any, ad: classad2.ClassAd) -> Any:
         return ERROR
 
 
-def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """itemgetter that always returns a tuple, also for one key or none."""
-    if len(keys) > 1:
-        return operator.itemgetter(*keys)
-    if keys:
-        only = keys[0]
-        return lambda raw: (raw[only],)
-    return lambda raw: ()
-
-
 class _Closure:
     """The evaluation of some roots in ads of one attribute list, worked out on the first such ad: which
     attributes hold which expression texts and which hold literals, and a ClassAd already holding the
@@ -223,7 +212,7 @@ class _Closure:
         expressions = tuple(key for key, value in scope.items() if isinstance(value, classad2.ExprTree))
         self.literals = tuple(key for key in scope if key not in expressions)
         self.texts = tuple(raw[key] for key in expressions)
-        self.read_texts, self.read_literals = _getter(expressions), _getter(self.literals)
+        self.read_texts, self.read_literals = picker(expressions), picker(self.literals)
         self.roots = tuple((name, scope[name]) for name in roots)
         self.template = _classad({key: scope[key] for key in expressions})
 
