@@ -41,6 +41,7 @@ def _cpu_s(pid: int) -> float:
 
 def step_alone_rates(values: list[bytes]) -> tuple[float, float]:
     """Messages/s of the conversion step, wall clock and CPU, with the context a default worker builds."""
+    from services.common import gc_tuning
     from services.common.dead_letter import Origin, service_identity
     from services.converter.affiliations import AffiliationCache
     from services.converter.config import ConverterConfig
@@ -49,6 +50,7 @@ def step_alone_rates(values: list[bytes]) -> tuple[float, float]:
     cfg = ConverterConfig()
     context = Contexts(cfg.reduce_running, AffiliationCache(cfg.resolve(cfg.affiliation_file)).get)()
     origin, service = Origin(), service_identity(STAGE)
+    gc_tuning.freeze_startup_heap()  # as the worker does
     started, cpu_started = time.perf_counter(), time.process_time()
     for value in values:
         step(value, context, origin, service)
