@@ -122,11 +122,15 @@ def run(opts: Options, stack: StackConfig, cache: Path, on_tick=None) -> dict[st
         tick = 0
         while True:
             _check(children, collectors)
-            meter.sample({c.name: c.pid for c in services} | servers)
+            meter.sample({c.name: c.pid for c in children} | servers)
             sampler.poll()
             if collector_usage is None and all(c.exit_code() is not None for c in collectors):
+                # CPU from the kernel's account of reaped children (exact, to the last moment); peak RSS from the
+                # samples: ru_maxrss is the largest of every child ever reaped, and a child forked while this
+                # process held the freshly generated ads counts all of them as its own
                 done = reaped_children_usage()
-                collector_usage = Usage(done.peak_rss_mb, done.cpu_s - baseline.cpu_s)
+                peak = max((meter.usage[c.name].peak_rss_mb for c in collectors if c.name in meter.usage), default=0.0)
+                collector_usage = Usage(peak, done.cpu_s - baseline.cpu_s)
                 marks["published"] = time.time()
             if tick % SNAPSHOT_EVERY == 0:
                 snap = _snapshot(observer, collector_usage is not None, services, targets, snap)
@@ -241,7 +245,8 @@ def _result(opts, files, snap, began, finished, rates, raw, docs, latencies, met
     stages: dict[str, dict[str, Any]] = {}
     per_stage: dict[str, list[Usage]] = {}
     for name, usage in meter.usage.items():
-        per_stage.setdefault(_stage(name), []).append(usage)
+        if not name.startswith("collector"):  # the collectors' figures come from collector_usage
+            per_stage.setdefault(_stage(name), []).append(usage)
     collector_cpu = collector_usage.cpu_s if collector_usage else None
 
     def usage_fields(stage: str, count: int, cpu: float | None, peak: float | None) -> dict[str, Any]:
