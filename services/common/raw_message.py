@@ -27,7 +27,7 @@ class MalformedMessage(ValueError):
     """The bytes are not a raw ad envelope of a schema version we read."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen init costs a call per field
 class RawAd:
     source: str
     pool: str | None

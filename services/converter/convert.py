@@ -42,7 +42,7 @@ class ConversionContext:
     reduce_running: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen init costs a call per field
 class Document:
     id: str
     index_date: str

@@ -23,7 +23,7 @@ STAGE = "converter"
 FailureReason = Literal["malformed_envelope", "conversion_error", "internal_error"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen init costs a call per field
 class Converted:
     key: bytes
     value: bytes
