@@ -268,8 +268,8 @@ class _Shape:
                 if cast is not None and kind is not unchanged and kind is not type(None) and i not in dates
             ]
             batched: dict[Cast, list[int]] = {}
-            for i in casts:
-                if types[i] is not str and self.steps[i][2] in _BATCHED:
+            for i in casts:  # twins (shared) stay single: a cast of one sends the ad to the in-order loop
+                if types[i] is not str and self.steps[i][2] in _BATCHED and i not in self.shared:
                     batched.setdefault(self.steps[i][2], []).append(i)
             batches = tuple(
                 _Batch(tuple(self.names[i] for i in at), frozenset(at), picker(tuple(at)), _BATCHED[cast])
@@ -343,8 +343,6 @@ def copy_attributes(ad: JobAd, also_evaluate: tuple[str, ...] = ()) -> dict[str,
     if not shape.shared.isdisjoint(expressions) or not shape.shared.isdisjoint(casts):
         return _copy_in_order(ad, shape.steps)
     for batch in batches:
-        if not shape.shared.isdisjoint(batch.positions):
-            return _copy_in_order(ad, shape.steps)
         converted = batch.convert(batch.pick(values))
         if converted is None:
             casts = casts | batch.positions

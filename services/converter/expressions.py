@@ -165,7 +165,7 @@ class JobAd:
             if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
                 parsed = _parse_value(value)
                 if parsed is None:
-                    timeless, parsed = False, self._tree(value)
+                    timeless, parsed = False, self._timed_tree(value)
                 sub_tree, identifiers = parsed
                 scope[key] = sub_tree if sub_tree is not None else _ERROR_TREE
                 for identifier in identifiers:
@@ -177,16 +177,14 @@ class JobAd:
         return scope, timeless
 
     def _key(self, identifier: str) -> str | None:
-        """ClassAd attribute names are case-insensitive: exact spelling first, then any case."""
-        if identifier in self.raw:
-            return identifier
+        """The attribute an identifier not spelled exactly as in the ad names: ClassAd names ignore case."""
         if self._lower is None:
             self._lower = {key.lower(): key for key in self.raw}
         return self._lower.get(identifier.lower())
 
-    def _tree(self, value: str) -> tuple[classad2.ExprTree | None, tuple[str, ...]]:
-        parsed = _parse_value(value)
-        return parsed if parsed is not None else _parse(_TIME_CALL.sub(str(self.now), expression_text(value)))
+    def _timed_tree(self, value: str) -> tuple[classad2.ExprTree | None, tuple[str, ...]]:
+        """_parse of an expression calling time(), with this message's collection time in its place."""
+        return _parse(_TIME_CALL.sub(str(self.now), expression_text(value)))
 
 
 def _evaluated(tree: Any, ad: classad2.ClassAd) -> Any:
