@@ -219,3 +219,33 @@ class TcpProxy:
             for sock in (source, sink):
                 with suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+def local_cluster(name: str, kind: str, port: int | None = None) -> dict[str, object]:
+    """An es_conf.json entry for a search server on this machine (the stack's port unless given)."""
+    return {"name": name, "kind": kind, "host": "127.0.0.1", "port": port or PORTS[kind], "scheme": "http"}
+
+
+def write_workdir(
+    workdir: Path, kafka: KafkaSettings, prefix: str, clusters: list[dict], *, sinks: str = "", sections: str = ""
+) -> None:
+    """A working directory for `spider` service processes: etc/es_conf.json with `clusters`; spider.toml with the
+    Kafka settings, a private sink group and one-shard indices named after `prefix`, then `sinks` (more lines
+    of the [sinks] table) and `sections` (other tables)."""
+    (workdir / "etc").mkdir(parents=True, exist_ok=True)
+    (workdir / "etc" / "es_conf.json").write_text(json.dumps(clusters))
+    (workdir / "spider.toml").write_text(
+        f"""\
+[kafka]
+bootstrap_servers = "{kafka.bootstrap_servers}"
+topic_prefix = "{kafka.topic_prefix}"
+
+[sinks]
+consumer_group_prefix = "t-{uuid.uuid4().hex[:8]}-sink"
+index_template = "{prefix}"
+number_of_shards = 1
+number_of_replicas = 0
+linger_s = 0.2
+{sinks}
+{sections}"""
+    )

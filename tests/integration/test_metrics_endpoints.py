@@ -6,9 +6,7 @@ own metrics port; N raw history messages go in, and each process's /metrics must
 
 from __future__ import annotations
 
-import json
 import uuid
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -21,7 +19,7 @@ from services.common.topic_admin import create_topics
 
 from .kafka_helpers import delete_topics, private_kafka
 from .ops_endpoints import Samples, probe, scrape, total
-from .search_sink_support import PORTS, cleanup, count, search_client, wait_for
+from .search_sink_support import cleanup, count, local_cluster, search_client, wait_for, write_workdir
 
 N = 300
 TARGETS = {"es": "es-local-es", "opensearch": "opensearch-local-os"}
@@ -35,34 +33,6 @@ def kafka():
     created = create_topics(kafka, partitions=2)
     yield kafka
     delete_topics(kafka, [outcome.name for outcome in created])
-
-
-def write_workdir(workdir: Path, kafka: KafkaSettings, prefix: str) -> None:
-    (workdir / "etc").mkdir(parents=True, exist_ok=True)
-    clusters = [
-        {"name": f"local-{short}", "kind": kind, "host": "127.0.0.1", "port": PORTS[kind], "scheme": "http"}
-        for short, kind in (("es", "elasticsearch"), ("os", "opensearch"))
-    ]
-    (workdir / "etc" / "es_conf.json").write_text(json.dumps(clusters))
-    (workdir / "spider.toml").write_text(
-        f"""\
-[kafka]
-bootstrap_servers = "{kafka.bootstrap_servers}"
-topic_prefix = "{kafka.topic_prefix}"
-
-[converter]
-group_id = "t-{uuid.uuid4().hex[:8]}-converter"
-datadir = "{workdir / "converter-data"}"
-commit_interval_s = 0.5
-
-[sinks]
-consumer_group_prefix = "t-{uuid.uuid4().hex[:8]}-sink"
-index_template = "{prefix}"
-number_of_shards = 1
-number_of_replicas = 0
-linger_s = 0.2
-"""
-    )
 
 
 def publish_raw(kafka: KafkaSettings, messages: list[tuple[bytes | None, bytes]]) -> None:
@@ -82,7 +52,13 @@ def lag(samples: Samples, target: str) -> int | None:
 
 def test_operations_ports_answer_and_counters_follow_the_documents(kafka, tmp_path):
     prefix = f"t-{uuid.uuid4().hex[:8]}-cms"
-    write_workdir(tmp_path, kafka, prefix)
+    clusters = [local_cluster("local-es", "elasticsearch"), local_cluster("local-os", "opensearch")]
+    converter = f"""[converter]
+group_id = "t-{uuid.uuid4().hex[:8]}-converter"
+datadir = "{tmp_path / "converter-data"}"
+commit_interval_s = 0.5
+"""
+    write_workdir(tmp_path, kafka, prefix, clusters, sections=converter)
     logs = tmp_path / "logs"
     children = [
         Child("converter", ["converter"], logs / "converter.log", free_port()),

@@ -10,7 +10,6 @@ by the other target would fall behind it.
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import threading
@@ -28,7 +27,7 @@ from services.common import document_message, topics
 
 from .kafka_helpers import sink_topics
 from .ops_endpoints import probe, scrape, total
-from .search_sink_support import PORTS, cleanup, count, job_doc, search_client, wait_for
+from .search_sink_support import cleanup, count, job_doc, local_cluster, search_client, wait_for, write_workdir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -102,32 +101,6 @@ class SteadyPublisher(threading.Thread):
         return self.published
 
 
-def _write_workdir(workdir: Path, kafka, es_port: int, prefix: str) -> None:
-    (workdir / "etc").mkdir(parents=True, exist_ok=True)
-    clusters = [
-        {"name": "outage-es", "kind": "elasticsearch", "host": "127.0.0.1", "port": es_port, "scheme": "http"},
-        {"name": "local-os", "kind": "opensearch", "host": "127.0.0.1", "port": PORTS["opensearch"], "scheme": "http"},
-    ]
-    (workdir / "etc" / "es_conf.json").write_text(json.dumps(clusters))
-    (workdir / "spider.toml").write_text(
-        f"""\
-[kafka]
-bootstrap_servers = "{kafka.bootstrap_servers}"
-topic_prefix = "{kafka.topic_prefix}"
-
-[sinks]
-consumer_group_prefix = "t-{uuid.uuid4().hex[:8]}-sink"
-index_template = "{prefix}"
-number_of_shards = 1
-number_of_replicas = 0
-linger_s = 0.2
-backoff_base_s = 0.2
-backoff_max_s = 2.0
-request_timeout_s = 60
-"""
-    )
-
-
 def _rate(search, prefix: str, seconds: float) -> float:
     """Documents per second that became searchable in the prefix's indices over the next `seconds`."""
     first, began = count(search, prefix), time.monotonic()
@@ -139,7 +112,9 @@ def test_elasticsearch_down_for_a_minute_pauses_its_sink_only(private_es, kafka,
     prefix = f"t-{uuid.uuid4().hex[:8]}-cms"
     es_port = private_es.port("elasticsearch")
     es, opensearch = search_client("elasticsearch", es_port), search_client("opensearch")
-    _write_workdir(tmp_path, kafka, es_port, prefix)
+    clusters = [local_cluster("outage-es", "elasticsearch", es_port), local_cluster("local-os", "opensearch")]
+    sinks = "backoff_base_s = 0.2\nbackoff_max_s = 2.0\nrequest_timeout_s = 60\n"
+    write_workdir(tmp_path, kafka, prefix, clusters, sinks=sinks)
     sinks = [
         start(Child("sink-es", ["sink", "es"], tmp_path / "logs" / "sink-es.log", free_port()), tmp_path),
         start(Child("sink-os", ["sink", "opensearch"], tmp_path / "logs" / "sink-os.log", free_port()), tmp_path),
