@@ -5,7 +5,8 @@
 Runs `services.converter.pipeline.step` (envelope decode -> convert -> document encode), the very function
 the `spider converter` agents call per message, over realistic ads from bench/ads.py (~200 attributes,
 ~7 KB). The process is pinned to one CPU and its garbage collector set up as the services do it
-(services/common/gc_tuning.py). Target (issue 3): >= 8,000 ads/s. Also times what
+(services/common/gc_tuning.py). Target (issue 3): >= 8,000 ads/s. It measures the modules as installed:
+compiled by setup.py unless SPIDER_PURE_PYTHON=1 is set (the first line printed says which). Also times what
 `spider convert` does with a schedd history file in ClassAd text (parse + wrap + step + write), which is
 bounded by classad2's parser rather than by the conversion.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.ads import BASE_TIME, USERS, history_text, raw_messages, realistic_ads
+from services import compilation
 from services.common import gc_tuning
 from services.common.adfile import read_ads
 from services.common.dead_letter import Origin, service_identity
@@ -123,6 +125,7 @@ def main() -> None:
     ads = realistic_ads(args.ads, seed=1, kind=args.kind)
     values = [value for _, value in raw_messages(ads, source="condor_history")]
     context = _context()
+    print(f"conversion: {compilation.STATUS}")  # SPIDER_PURE_PYTHON=1 measures the sources as Python
     gc_tuning.freeze_startup_heap()  # as `spider converter` and `spider convert` do before their loops
 
     if args.profile:

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 from bench.ads import raw_messages, realistic_ads
+from services import compilation
 
 TARGET_DOCS_PER_S = 4000.0
 TARGET_RSS_MB = 300.0
@@ -119,6 +120,7 @@ def bench_service(n: int, profile: Path | None) -> None:
         consumer.close()
         AdminClient(kafka.client_config()).delete_topics([kafka.topic(s.name) for s in topics.TOPICS])
     rate, cpu_rate = seen / elapsed, seen / max(cpu, 1e-9)
+    print(f"conversion: {compilation.STATUS}")
     print(f"step alone: {step_rate:,.0f} msgs/s wall clock, {step_cpu_rate:,.0f} msgs/CPU-s (this process)")
     print(
         f"service: {seen} documents in {elapsed:.2f} s after the first = {rate:,.0f} docs/s "

@@ -11,6 +11,7 @@ import typer
 
 from deploy.demo.cli import demo as demo_cmd
 from deploy.local.cli import stack_app
+from services import compilation
 from services.collector import cli as collector_cli
 from services.collector.config import CollectorConfig
 from services.common import version
@@ -46,8 +47,9 @@ SERVICE_CONFIGS: dict[str, type[SpiderSettings]] = {
 
 @app.command("version")
 def version_cmd() -> None:
-    """Print the package version and the git hash stamped on documents."""
+    """Print the package version, the git hash stamped on documents and whether the conversion runs compiled."""
     typer.echo(f"spider {version.package_version()} (git {version.git_hash()})")
+    typer.echo(f"conversion: {compilation.STATUS}")
 
 
 @config_app.command("show")

@@ -28,6 +28,7 @@ from aiokafka.helpers import create_ssl_context
 from confluent_kafka import KafkaError, Message
 from prometheus_client import Counter, Histogram
 
+from services import compilation
 from services.collector.publisher import Delivery
 from services.collector.publisher import Publisher as KafkaPublisher
 from services.common import gc_tuning, logs, observability, topics
@@ -264,6 +265,11 @@ def run(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any] | Non
     observability.serve(cfg.metrics_port, lambda: "rebalancing" if app.rebalancing else True, service="converter")
     log.info(
         "converter starting",
-        extra={"group": cfg.group_id, "inputs": list(Routes(cfg.kafka).inputs), "brokers": cfg.kafka.bootstrap_servers},
+        extra={
+            "group": cfg.group_id,
+            "inputs": list(Routes(cfg.kafka).inputs),
+            "brokers": cfg.kafka.bootstrap_servers,
+            "conversion": compilation.STATUS,
+        },
     )
     _Worker(app, cfg).execute_from_commandline()
