@@ -58,11 +58,14 @@ class BuildExtWithManifest(build_ext):
             for source in COMPILED
             if Path(self.get_ext_fullpath(_module(source))).exists()
         }
-        manifest = Path(self.get_ext_fullpath("services.x")).with_name(MANIFEST)
-        manifest.write_text(json.dumps(built, indent=1, sort_keys=True) + "\n")
+        self._manifest().write_text(json.dumps(built, indent=1, sort_keys=True) + "\n")
 
     def get_outputs(self) -> list[str]:
-        return [*super().get_outputs(), str(Path(self.get_ext_fullpath("services.x")).with_name(MANIFEST))]
+        return [*super().get_outputs(), str(self._manifest())]
+
+    def _manifest(self) -> Path:
+        """In the services package of wherever this build puts modules (the source tree when in place)."""
+        return Path(self.get_ext_fullpath("services.compiled")).with_name(MANIFEST)
 
 
 def _extensions() -> list[Extension]:

@@ -26,7 +26,7 @@ PURE_PYTHON_ENV = "SPIDER_PURE_PYTHON"
 
 
 class StaleCompiledModule(UserWarning):
-    """A compiled module is older than its source; the source runs instead (reinstall to compile it)."""
+    """A module's source changed since it was compiled; the source runs instead (reinstall to compile it)."""
 
 
 def source_path(module: str, package_dir: Path = PACKAGE_DIR) -> Path:
@@ -74,19 +74,21 @@ def _install() -> str:
     manifest = read_manifest()
     if not manifest:
         return "pure Python (not compiled at install)"
-    if os.environ.get(PURE_PYTHON_ENV):
-        sys.meta_path.insert(0, SourceFirst({module: source_path(module) for module in manifest}))
+    pure = bool(os.environ.get(PURE_PYTHON_ENV))
+    from_source = list(manifest) if pure else stale_modules(manifest)
+    if from_source:
+        sys.meta_path.insert(0, SourceFirst({module: source_path(module) for module in from_source}))
+    if pure:
         return f"pure Python ({PURE_PYTHON_ENV} is set)"
-    stale = stale_modules(manifest)
-    if not stale:
+    if not from_source:
         return f"compiled ({len(manifest)} modules)"
-    sys.meta_path.insert(0, SourceFirst({module: source_path(module) for module in stale}))
+    stale = ", ".join(from_source)
     warnings.warn(
-        f"{', '.join(stale)} changed since compiled; running from source until `pip install` is run again",
+        f"{stale} changed since compiled; running from source until `pip install` is run again",
         StaleCompiledModule,
         stacklevel=2,
     )
-    return f"compiled ({len(manifest) - len(stale)} modules; from source, changed since built: {', '.join(stale)})"
+    return f"compiled ({len(manifest) - len(from_source)} modules; from source, changed since built: {stale})"
 
 
 STATUS = _install()

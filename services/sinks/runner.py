@@ -94,7 +94,6 @@ class SinkRunner:
     def __init__(self, target: Target, config: SinkConfig, *, group_id: str | None = None) -> None:
         self.target = target
         self.config = config
-        self._parse_body = target.parse_body
         self.group_id = group_id or GroupNames(config.kafka, sink_prefix=config.consumer_group_prefix).sink(target.name)
         self.topics = [config.kafka.topic(t) for t in config.topics]
         self.dlq_topic = config.kafka.topic(config.dlq_topic)
@@ -205,7 +204,7 @@ class SinkRunner:
         self._documents(raw.topic(), "in").inc()
         item = _Item(raw, tracker)
         try:
-            item.msg = docmsg.decode(raw.key(), raw.value(), raw.headers(), parse_body=self._parse_body)
+            item.msg = docmsg.decode(raw.key(), raw.value(), raw.headers(), parse_body=self.target.parse_body)
         except docmsg.MalformedDocument as exc:
             self._documents(raw.topic(), "undecodable").inc()
             self._dead_letter(item, f"undecodable document message: {exc}", "undecodable")
