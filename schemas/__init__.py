@@ -14,6 +14,10 @@ RAW_AD_SCHEMA = "spider.raw_ad/1"
 DOCUMENT_SCHEMA = "spider.document/1"
 DEAD_LETTER_SCHEMA = "spider.dead_letter/1"
 
+# The document field whose content no index maps (an `enabled: false` object): attributes that cannot be index
+# fields (odd names) or that conflict with the index mapping are kept here, in _source, instead of being lost.
+UNINDEXED_FIELD = "spider_unindexed"
+
 
 @functools.cache
 def load(name: str) -> Any:
