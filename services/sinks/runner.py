@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Counter
 
-from services.common import dead_letter
+from services.common import dead_letter, redrive
 from services.common import document_message as docmsg
 from services.common.document_message import DocMessage
 from services.common.groups import GroupNames
@@ -202,9 +202,14 @@ class SinkRunner:
         if not tracker.add(raw.offset()):
             return
         self._documents(raw.topic(), "in").inc()
+        headers = raw.headers()
+        if redrive.skipped_by(headers, self.target.name):  # re-driven for other targets; this one has it already
+            self._documents(raw.topic(), "skipped").inc()
+            tracker.ack(raw.offset())
+            return
         item = _Item(raw, tracker)
         try:
-            item.msg = docmsg.decode(raw.key(), raw.value(), raw.headers(), parse_body=self.target.parse_body)
+            item.msg = docmsg.decode(raw.key(), raw.value(), headers, parse_body=self.target.parse_body)
         except docmsg.MalformedDocument as exc:
             self._documents(raw.topic(), "undecodable").inc()
             self._dead_letter(item, f"undecodable document message: {exc}", "undecodable")
