@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import orjson
 import typer
+from typer.core import TyperGroup
 
-from deploy.demo.cli import demo as demo_cmd
-from deploy.local.cli import stack_app
 from services import compilation
 from services.collector import cli as collector_cli
 from services.collector.config import CollectorConfig
@@ -25,10 +26,45 @@ from services.converter.config import ConverterConfig
 from services.recovery import cli as recovery_cli
 from services.sinks.config import SinkConfig
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+class _DevelopmentCommands(TyperGroup):
+    """`spider stack` and `spider demo` live in deploy/, which is development tooling that the production image
+    does not ship: they are imported only when asked for (their help included), so every production command
+    starts without them, and where deploy/ is absent they are simply not offered."""
+
+    LAZY = {"stack": ("deploy.local.cli", "stack_app"), "demo": ("deploy.demo.cli", "demo_app")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        lazy = [name for name in self.LAZY if self._load(name) is not None]
+        return sorted([*super().list_commands(ctx), *lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._load(cmd_name)
+
+    def _load(self, name: str) -> click.Command | None:
+        if name not in self.LAZY:
+            return None
+        module, attribute = self.LAZY[name]
+        try:
+            sub_app = getattr(importlib.import_module(module), attribute)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and exc.name.split(".")[0] == "deploy":
+                return None
+            raise
+        command = typer.main.get_command(sub_app)
+        command.name = name
+        return command
+
+
+app = typer.Typer(
+    cls=_DevelopmentCommands,
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-app.add_typer(stack_app, name="stack")
 app.add_typer(collector_cli.checkpoint_app, name="checkpoint")
 app.add_typer(collector_cli.topics_app, name="topics")
 app.add_typer(affiliations_app, name="affiliations")
@@ -93,12 +129,11 @@ app.command("convert")(converter_cli.convert)
 app.command("status")(recovery_cli.status)
 app.command("replay")(recovery_cli.replay)
 app.command("purge")(recovery_cli.purge)
-app.command("demo")(demo_cmd)
 
 
 @app.command("sink")
 def sink_cmd(
-    kind: Annotated[str, typer.Argument(help="Target kind: es, opensearch (amq once built)")],
+    kind: Annotated[str, typer.Argument(help="Target kind: es, opensearch or amq")],
     cluster: Annotated[
         str | None, typer.Option(help="Only this es_conf.json cluster (default: all of the kind)")
     ] = None,

@@ -1,4 +1,4 @@
-"""`spider demo` (registered in services/cli.py); the work is in deploy.demo.run."""
+"""`spider demo` (loaded on demand by services/cli.py); the work is in deploy.demo.run."""
 
 from __future__ import annotations
 
@@ -36,3 +36,8 @@ def demo(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     run.run(names, load_stack_config(dir=state_dir), timeout, keep_running, Console())
+
+
+# services/cli.py loads this app only when `spider demo` is asked for: a single command, so no sub-command level.
+demo_app = typer.Typer(add_completion=False)
+demo_app.command("demo")(demo)

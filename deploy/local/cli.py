@@ -14,6 +14,7 @@ from deploy.local.config import SERVERS, load_stack_config
 stack_app = typer.Typer(
     help="The local stack (Kafka, ActiveMQ, OpenSearch, Elasticsearch) on 127.0.0.1, state in .stack/.",
     no_args_is_help=True,
+    add_completion=False,
 )
 
 DirOption = Annotated[Path | None, typer.Option("--dir", help="State directory (SPIDER_STACK_DIR, default .stack)")]
