@@ -3,7 +3,8 @@
 The registry (schemas/field_types.json) is the one list of document fields and their types; the mapping is
 derived from it, so a field added to the converter gets its mapping here without a second list to maintain.
 Installed once per start (idempotent PUT), never per document or per daily index. The output works on
-Elasticsearch 8 and OpenSearch 2 alike (only mapping features both have).
+Elasticsearch 8 and OpenSearch 2 alike (only mapping features both have). Why the mapping is shaped this way
+(one type for every unregistered value, plain objects, the unindexed field): docs/indexing.md.
 """
 
 from __future__ import annotations
@@ -17,20 +18,27 @@ REGISTRY_FILE = "field_types.json"
 TOTAL_FIELDS_LIMIT = 2000
 KEYWORD_IGNORE_ABOVE = 4096
 DYNAMIC_KEYWORD_IGNORE_ABOVE = 256
+# The JSON value types dynamic mapping tells apart (with date and numeric detection off). Each gets a dynamic
+# template to the same keyword type, so an unregistered field cannot conflict whatever JSON type it carries.
+# Objects are left out: they stay objects and their leaves are matched in turn. A single "*" template would
+# also catch objects (and make them keywords), and ES 8's list form of match_mapping_type is not in OpenSearch.
+DYNAMIC_SCALAR_TYPES = ("string", "long", "double", "boolean")
 
-_SCALARS = {
+_TYPES = {
     "int": {"type": "long"},
     "float": {"type": "double"},
     "date": {"type": "date", "format": "epoch_second"},
     "bool": {"type": "boolean"},
-    "object": {"type": "object"},
-    "nested": {"type": "nested"},
 }
+# Registry types whose document value is one JSON object ("object") or a list of them ("nested"); both map to
+# a plain object: a nested mapping would index each list entry as a hidden Lucene document of its own.
+_OBJECT_TYPES = ("object", "nested")
 
 
 def field_mapping(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The mapping of one registry field. Strings: analyzed ones are text, others keyword; fields marked
-    not indexed stay in _source only (no inverted index, no doc values), so huge values like Args fit."""
+    not indexed stay in _source only (no inverted index, no doc values), so huge values like Args fit.
+    Objects carry the mappings of their registered properties; an object not indexed is not parsed at all."""
     kind = spec["type"]
     indexed = spec.get("index", True)
     if kind == "string":
@@ -39,17 +47,24 @@ def field_mapping(spec: Mapping[str, Any]) -> dict[str, Any]:
         if not indexed:
             return {"type": "keyword", "index": False, "doc_values": False}
         return {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
+    if kind in _OBJECT_TYPES:
+        if not indexed:
+            return {"type": "object", "enabled": False}
+        mapping: dict[str, Any] = {"type": "object"}
+        if spec.get("properties"):
+            mapping["properties"] = {name: field_mapping(sub) for name, sub in sorted(spec["properties"].items())}
+        return mapping
     try:
-        mapping = dict(_SCALARS[kind])
+        mapping = dict(_TYPES[kind])
     except KeyError:
         raise ValueError(f"unknown field type {kind!r}") from None
-    if not indexed and kind not in ("object", "nested"):
+    if not indexed:
         mapping["index"] = False
     return mapping
 
 
 def mappings(registry: Mapping[str, Any]) -> dict[str, Any]:
-    """Index mappings: every registry field typed, `metadata` as an object, other strings as keywords."""
+    """Index mappings: every registry field typed, `metadata` as an object, every other value a keyword."""
     properties = {name: field_mapping(spec) for name, spec in sorted(registry["fields"].items())}
     properties["metadata"] = {
         "type": "object",
@@ -57,13 +72,15 @@ def mappings(registry: Mapping[str, Any]) -> dict[str, Any]:
     }
     return {
         "date_detection": False,
+        "numeric_detection": False,
         "dynamic_templates": [
             {
-                "strings_as_keywords": {
-                    "match_mapping_type": "string",
+                f"unregistered_{kind}_as_keyword": {
+                    "match_mapping_type": kind,
                     "mapping": {"type": "keyword", "ignore_above": DYNAMIC_KEYWORD_IGNORE_ABOVE},
                 }
             }
+            for kind in DYNAMIC_SCALAR_TYPES
         ],
         "properties": properties,
     }

@@ -2,6 +2,12 @@
 
 from services.sinks import templates
 
+SITE_IO = {
+    "SiteName": {"type": "string"},
+    "ChirpString": {"type": "string"},
+    "ReadBytes": {"type": "int"},
+    "ReadTimeMS": {"type": "int"},
+}
 REGISTRY = {
     "version": 1,
     "fields": {
@@ -12,7 +18,14 @@ REGISTRY = {
         "Site": {"type": "string", "index": True, "analyzed": False, "origin": "derived"},
         "Args": {"type": "string", "index": False, "analyzed": True, "origin": "classad"},
         "StartdIpAddr": {"type": "string", "index": False, "analyzed": False, "origin": "classad"},
-        "Steps": {"type": "nested", "index": True, "analyzed": False, "origin": "derived"},
+        "ChirpCMSSW_SiteIO": {
+            "type": "nested",
+            "properties": SITE_IO,
+            "index": True,
+            "analyzed": False,
+            "origin": "derived",
+        },
+        "spider_unindexed": {"type": "object", "index": False, "analyzed": False, "origin": "derived"},
     },
     "ignored": ["Environment"],
     "running_fields": ["RequestCpus", "Site"],
@@ -26,7 +39,6 @@ def test_registry_types_map_to_search_types():
     assert props["QDate"] == {"type": "date", "format": "epoch_second"}
     assert props["CRAB_Retry_Ok"] == {"type": "boolean"}
     assert props["Site"] == {"type": "keyword", "ignore_above": templates.KEYWORD_IGNORE_ABOVE}
-    assert props["Steps"] == {"type": "nested"}
 
 
 def test_fields_marked_not_indexed_are_kept_only_in_the_source():
@@ -35,12 +47,39 @@ def test_fields_marked_not_indexed_are_kept_only_in_the_source():
     assert props["StartdIpAddr"] == {"type": "keyword", "index": False, "doc_values": False}
 
 
-def test_other_strings_become_keywords_and_metadata_runtime_is_a_millisecond_date():
+def test_a_list_of_objects_is_a_plain_object_with_its_registered_properties_typed():
+    """Not `nested`: that would index every list entry as a hidden Lucene document of its own."""
+    props = templates.mappings(REGISTRY)["properties"]
+    assert props["ChirpCMSSW_SiteIO"] == {
+        "type": "object",
+        "properties": {
+            "ChirpString": {"type": "keyword", "ignore_above": templates.KEYWORD_IGNORE_ABOVE},
+            "ReadBytes": {"type": "long"},
+            "ReadTimeMS": {"type": "long"},
+            "SiteName": {"type": "keyword", "ignore_above": templates.KEYWORD_IGNORE_ABOVE},
+        },
+    }
+
+
+def test_the_unindexed_object_is_kept_in_the_source_without_being_parsed():
+    props = templates.mappings(REGISTRY)["properties"]
+    assert props["spider_unindexed"] == {"type": "object", "enabled": False}
+
+
+def test_every_unregistered_scalar_type_becomes_a_keyword_and_nothing_is_detected_from_strings():
     mapping = templates.mappings(REGISTRY)
-    [dynamic] = mapping["dynamic_templates"]
-    assert dynamic["strings_as_keywords"]["match_mapping_type"] == "string"
-    assert dynamic["strings_as_keywords"]["mapping"]["type"] == "keyword"
-    assert mapping["properties"]["metadata"]["properties"]["spider_runtime"] == {
+    matched = {}
+    for entry in mapping["dynamic_templates"]:
+        [rule] = entry.values()
+        matched[rule["match_mapping_type"]] = rule["mapping"]
+    keyword = {"type": "keyword", "ignore_above": templates.DYNAMIC_KEYWORD_IGNORE_ABOVE}
+    assert matched == {"string": keyword, "long": keyword, "double": keyword, "boolean": keyword}
+    assert mapping["date_detection"] is False
+    assert mapping["numeric_detection"] is False
+
+
+def test_metadata_runtime_is_a_millisecond_date():
+    assert templates.mappings(REGISTRY)["properties"]["metadata"]["properties"]["spider_runtime"] == {
         "type": "date",
         "format": "epoch_millis",
     }
@@ -57,6 +96,10 @@ def test_the_template_covers_the_daily_indices_of_its_prefix_with_the_field_limi
     }
 
 
-def test_the_shipped_registry_generates_a_template():
-    body = templates.index_template(templates.load_registry(), "cms")
-    assert len(body["template"]["mappings"]["properties"]) > 100
+def test_the_shipped_registry_maps_site_io_as_an_object_and_the_unindexed_field_disabled():
+    props = templates.index_template(templates.load_registry(), "cms")["template"]["mappings"]["properties"]
+    assert len(props) > 100
+    assert props["ChirpCMSSW_SiteIO"]["type"] == "object"
+    assert props["ChirpCMSSW_SiteIO"]["properties"]["ReadBytes"] == {"type": "long"}
+    assert props["spider_unindexed"] == {"type": "object", "enabled": False}
+    assert not any(spec.get("type") == "nested" for spec in props.values())
