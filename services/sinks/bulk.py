@@ -9,24 +9,32 @@ everything else (routing, request body, response interpretation, templates) live
   comes back as a per-item 400 and is dead-lettered like a mapping conflict. Newlines in a value become
   spaces, so each document stays one NDJSON line (a line break inside a value made both clusters refuse the
   whole request with HTTP 400, which would stall the partition behind it).
-- Per-item 409 (version conflict) counts as written; other 4xx items are rejections (dead-lettered by the
-  runner); any 429 or 5xx item, or a failed request, raises TargetUnavailable and the whole batch is
-  retried (safe, thanks to `_id`).
+- Per-item 409 (version conflict) counts as written; any 429 or 5xx item, or a failed request, raises
+  TargetUnavailable and the whole batch is retried (safe, thanks to `_id`).
+- A per-item 400 for a mapping problem (type or shape conflict, a name the cluster refuses, the field limit)
+  is re-sent with the offending unregistered top-level fields moved under `spider_unindexed`, an object the
+  index does not parse (services/sinks/unindexed.py decides which; docs/indexing.md). Only these documents
+  are parsed, and only after the refusal. After MAX_RESENDS re-sends, or for any other 4xx, the document is
+  a rejection (dead-lettered by the runner).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
+import schemas
 from services.common.config import ClusterConfig
 from services.common.document_message import DocMessage
 from services.common.errors import ConfigError
-from services.sinks import templates
+from services.sinks import metrics, templates, unindexed
 from services.sinks.config import SinkConfig
 from services.sinks.errors import Rejection, TargetUnavailable
 
@@ -35,6 +43,8 @@ log = logging.getLogger(__name__)
 QUEUE_SOURCE = "condor_queue"
 # Only what classification needs: a successful response shrinks to a list of statuses.
 RESPONSE_FILTER = "errors,items.*.status,items.*.error"
+# Re-sends of a document refused for a mapping problem; the last one moves every unregistered field.
+MAX_RESENDS = 3
 
 
 class BulkClient(Protocol):
@@ -44,6 +54,10 @@ class BulkClient(Protocol):
 
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None: ...
 
+    def mapping_properties(self, index: str) -> Mapping[str, Any]:
+        """The top-level `properties` of an index's mapping; empty if the index does not exist."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -51,6 +65,11 @@ def index_name(msg: DocMessage, template: str, queue_template: str | None) -> st
     """`<template>-YYYY-MM-DD` from the document's index_date header (the UTC day of its QDate)."""
     prefix = queue_template if queue_template and msg.source == QUEUE_SOURCE else template
     return f"{prefix}-{msg.index_date}"
+
+
+def properties(response: Mapping[str, Any], index: str) -> Mapping[str, Any]:
+    """The top-level properties in a get-mapping response for one index."""
+    return response.get(index, {}).get("mappings", {}).get("properties", {})
 
 
 def bulk_body(batch: Sequence[DocMessage], template: str, queue_template: str | None) -> bytes:
@@ -75,14 +94,27 @@ def _reason(error: Any) -> str:
     return reason
 
 
-def classify(batch: Sequence[DocMessage], response: Mapping[str, Any]) -> list[Rejection]:
-    """Rejections of a bulk response, or TargetUnavailable if any item must be retried."""
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One document of a bulk request the cluster refused for good (a 4xx other than 409)."""
+
+    msg: DocMessage
+    status: int
+    error: Any
+
+    @property
+    def reason(self) -> str:
+        return f"HTTP {self.status} {_reason(self.error)}"
+
+
+def classify(batch: Sequence[DocMessage], response: Mapping[str, Any]) -> list[Refusal]:
+    """Refused documents of a bulk response, or TargetUnavailable if any item must be retried."""
     if not response.get("errors"):
         return []
     items = response.get("items") or []
     if len(items) != len(batch):
         raise TargetUnavailable(f"bulk response has {len(items)} items for {len(batch)} documents")
-    rejections = []
+    refusals = []
     retryable = 0
     for msg, item in zip(batch, items, strict=True):
         result = next(iter(item.values()), {})
@@ -92,10 +124,26 @@ def classify(batch: Sequence[DocMessage], response: Mapping[str, Any]) -> list[R
         if status == 429 or status >= 500:
             retryable += 1
         else:
-            rejections.append(Rejection(msg, f"HTTP {status} {_reason(result.get('error'))}"))
+            refusals.append(Refusal(msg, status, result.get("error")))
     if retryable:
         raise TargetUnavailable(f"{retryable} of {len(batch)} documents refused with 429/5xx")
-    return rejections
+    return refusals
+
+
+@dataclass(slots=True)
+class _Resend:
+    """A refused document on its way through the fallback: the message the runner knows, the current body."""
+
+    original: DocMessage
+    refusal: Refusal
+    body: dict[str, Any] | None = None
+    moved: list[str] = dataclasses.field(default_factory=list)
+
+    def rejection(self) -> Rejection:
+        reason = self.refusal.reason
+        if self.moved:
+            reason += f" (after moving {len(self.moved)} fields under {schemas.UNINDEXED_FIELD}: {self.moved})"
+        return Rejection(self.original, reason)
 
 
 class BulkTarget:
@@ -125,6 +173,8 @@ class BulkTarget:
         }
         self._initialized = False
         self._init_lock = threading.Lock()
+        # Never moved by the fallback: the converter casts registered fields, so a refusal there is a real error.
+        self._fixed = frozenset(registry["fields"]) | {"metadata"}
 
     def initialize(self) -> None:
         """Install (or update) the composable index templates; idempotent."""
@@ -140,7 +190,62 @@ class BulkTarget:
         if not self._initialized:
             self.initialize()
         response = self.client.bulk(bulk_body(batch, self.template, self.queue_template))
-        return classify(batch, response)
+        refusals = classify(batch, response)
+        return self._resend_with_fields_moved(refusals) if refusals else []
+
+    def _resend_with_fields_moved(self, refusals: list[Refusal]) -> list[Rejection]:
+        """The mapping fallback (module docstring): up to MAX_RESENDS rounds, one bulk request each."""
+        rejections: list[Rejection] = []
+        pending = [_Resend(r.msg, r) for r in refusals]
+        for attempt in range(1, MAX_RESENDS + 1):
+            mappings: dict[str, Mapping[str, Any]] = {}
+            batch: list[tuple[_Resend, DocMessage]] = []
+            for resend in pending:
+                msg = self._moved(resend, mappings, last_resort=attempt == MAX_RESENDS)
+                if msg is None:
+                    rejections.append(resend.rejection())
+                else:
+                    batch.append((resend, msg))
+            if not batch:
+                return rejections
+            sent = [msg for _, msg in batch]
+            response = self.client.bulk(bulk_body(sent, self.template, self.queue_template))
+            refused = {id(r.msg): r for r in classify(sent, response)}
+            pending = []
+            for resend, msg in batch:
+                refusal = refused.get(id(msg))
+                if refusal is not None:
+                    resend.refusal = refusal
+                    pending.append(resend)
+        return rejections + [resend.rejection() for resend in pending]
+
+    def _moved(
+        self, resend: _Resend, mappings: dict[str, Mapping[str, Any]], *, last_resort: bool
+    ) -> DocMessage | None:
+        """The refused document with more fields moved under the unindexed object, None if that cannot help."""
+        reason = unindexed.mapping_error(resend.refusal.error)
+        if reason is None:
+            return None
+        if resend.body is None:
+            try:
+                resend.body = json.loads(resend.original.value)  # not orjson: it turns ints beyond 64 bits to floats
+            except ValueError:
+                return None
+            if not isinstance(resend.body, dict):
+                return None
+        index = index_name(resend.original, self.template, self.queue_template)
+        if index not in mappings:
+            mappings[index] = self.client.mapping_properties(index)
+        names = unindexed.fields_to_move(
+            resend.body, resend.refusal.error, mappings[index], self._fixed, last_resort=last_resort
+        )
+        if not names:
+            return None
+        resend.body = unindexed.move(resend.body, names)
+        resend.moved += names
+        metrics.FIELDS_MOVED_DOCUMENTS.labels(self.name, reason).inc()
+        metrics.FIELDS_MOVED.labels(self.name, reason).inc(len(names))
+        return dataclasses.replace(resend.original, value=json.dumps(resend.body, separators=(",", ":")).encode())
 
     def close(self) -> None:
         self.client.close()

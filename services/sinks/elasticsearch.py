@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from services.common import search_clients
 from services.common.config import ClusterConfig
-from services.sinks.bulk import RESPONSE_FILTER, BulkTarget, cluster_targets
+from services.sinks.bulk import RESPONSE_FILTER, BulkTarget, cluster_targets, properties
 from services.sinks.config import SinkConfig
 from services.sinks.errors import TargetUnavailable
 
@@ -32,6 +32,15 @@ class ElasticsearchClient:
             self.es.perform_request("PUT", f"/_index_template/{name}", body=dict(body), headers=_JSON)
         except (ApiError, TransportError) as exc:
             raise _unavailable(exc) from None
+
+    def mapping_properties(self, index: str) -> Mapping[str, Any]:
+        try:
+            response = self.es.indices.get_mapping(index=index).body
+        except NotFoundError:
+            return {}
+        except (ApiError, TransportError) as exc:
+            raise _unavailable(exc) from None
+        return properties(response, index)
 
     def close(self) -> None:
         self.es.close()

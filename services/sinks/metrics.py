@@ -29,3 +29,12 @@ LAG = Gauge(
     "spider_sink_consumer_lag_messages", "Messages between the committed offset and the end", ["topic", "target"]
 )
 IN_FLIGHT = Gauge("spider_sink_in_flight_batches", "Batches being written", ["target"])
+FIELDS_MOVED_DOCUMENTS = Counter(
+    "spider_sink_fields_moved_documents",
+    "Documents re-sent with fields moved under spider_unindexed after a mapping refusal (one per re-send), "
+    "by reason: conflict (type or shape of a field, a refused name), field_limit",
+    ["target", "reason"],
+)
+FIELDS_MOVED = Counter(
+    "spider_sink_fields_moved", "Fields moved under spider_unindexed by those re-sends, by reason", ["target", "reason"]
+)

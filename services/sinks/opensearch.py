@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ImproperlyConfigured, OpenSearchException
+from opensearchpy.exceptions import ImproperlyConfigured, NotFoundError, OpenSearchException
 
 from services.common import search_clients
 from services.common.config import ClusterConfig
-from services.sinks.bulk import RESPONSE_FILTER, BulkTarget, cluster_targets
+from services.sinks.bulk import RESPONSE_FILTER, BulkTarget, cluster_targets, properties
 from services.sinks.config import SinkConfig
 from services.sinks.errors import TargetUnavailable
 
@@ -30,6 +30,15 @@ class OpenSearchClient:
             self.client.indices.put_index_template(name=name, body=dict(body))
         except OpenSearchException as exc:
             raise _unavailable(exc) from None
+
+    def mapping_properties(self, index: str) -> Mapping[str, Any]:
+        try:
+            response = self.client.indices.get_mapping(index=index)
+        except NotFoundError:
+            return {}
+        except OpenSearchException as exc:
+            raise _unavailable(exc) from None
+        return properties(response, index)
 
     def close(self) -> None:
         self.client.close()
