@@ -10,7 +10,8 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -47,6 +48,30 @@ def read_reference(path: Path) -> dict[str, float]:
 def dump_reference(checkpoints: Mapping[str, float]) -> bytes:
     """checkpoint.json text, names sorted so backups diff cleanly."""
     return orjson.dumps(dict(sorted(checkpoints.items())), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """What importing a checkpoint.json changes in the checkpoint topic, so it can be shown before it is done."""
+
+    added: dict[str, float]
+    changed: dict[str, tuple[float, float]]
+    removed: dict[str, float]
+    unchanged: int
+
+    @property
+    def writes(self) -> dict[str, float]:
+        return self.added | {name: new for name, (_old, new) in self.changed.items()}
+
+
+def plan_import(current: Mapping[str, float], incoming: Mapping[str, float], *, replace: bool) -> ImportPlan:
+    """Merge keeps the checkpoints of schedds the file does not list; replace removes them (a full restore)."""
+    added = {name: value for name, value in incoming.items() if name not in current}
+    changed = {
+        name: (current[name], value) for name, value in incoming.items() if name in current and current[name] != value
+    }
+    removed = {name: value for name, value in current.items() if name not in incoming} if replace else {}
+    return ImportPlan(added, changed, removed, len(incoming) - len(added) - len(changed))
 
 
 def encode(schedd: str, checkpoint: float, now: float) -> tuple[bytes, bytes]:
@@ -136,8 +161,8 @@ class CheckpointStore:
                 ends.pop(msg.partition(), None)
         return checkpoints
 
-    def save(self, checkpoints: Mapping[str, float], now: float | None = None) -> None:
-        """Write checkpoints and return only once Kafka acknowledged every one of them."""
+    def save(self, checkpoints: Mapping[str, float], now: float | None = None, remove: Iterable[str] = ()) -> None:
+        """Write checkpoints (and tombstones for `remove`) and return only once Kafka acknowledged every one."""
         if self._producer is None:
             self._producer = Producer(self.kafka.client_config() | {"enable.idempotence": True, "acks": "all"})
         failures: list[str] = []
@@ -150,6 +175,8 @@ class CheckpointStore:
         for name, value in checkpoints.items():
             key, body = encode(name, value, stamp)
             self._producer.produce(self.topic, body, key, on_delivery=report)
+        for name in remove:
+            self._producer.produce(self.topic, None, name.encode(), on_delivery=report)
         remaining = self._producer.flush(self.timeout_s)
         if remaining or failures:
             reason = failures[0] if failures else f"{remaining} not acknowledged within {self.timeout_s:.0f} s"

@@ -12,12 +12,13 @@ from typing import Annotated
 import orjson
 import typer
 
-from services.collector.checkpoints import CheckpointStore, dump_reference, read_reference
+from services.collector.checkpoints import CheckpointStore, dump_reference, plan_import, read_reference
 from services.collector.config import CollectorConfig
 from services.collector.fromfile import SOURCES, publish_file
 from services.collector.poller import HISTORY, QUEUE
 from services.collector.service import Collector, make_publisher, pool_for
 from services.common import logs, observability
+from services.common.ages import age
 from services.common.config import load_settings
 from services.common.errors import ConfigError
 from services.common.topic_admin import create_topics
@@ -108,14 +109,20 @@ def collector(
         publisher.close()
 
 
+def _when(epoch: float, now: float) -> str:
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(epoch))}Z ({age(now - epoch)} ago)"
+
+
 @checkpoint_app.command("show")
 def checkpoint_show(config: ConfigOption = None) -> None:
     """Print every checkpoint with its age."""
     settings = _config(config)
     now = time.time()
-    for name, value in sorted(CheckpointStore(settings.kafka).load().items()):
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value))
-        typer.echo(f"{name}\t{value}\t{stamp}Z\t{(now - value) / 60:.1f} min ago")
+    checkpoints = CheckpointStore(settings.kafka).load()
+    if not checkpoints:
+        typer.echo("no checkpoints yet (the collector writes one per schedd after its first history poll)")
+    for name, value in sorted(checkpoints.items()):
+        typer.echo(f"{name}\t{value}\t{_when(value, now)}")
 
 
 @checkpoint_app.command("export")
@@ -134,12 +141,38 @@ def checkpoint_export(
 @checkpoint_app.command("import")
 def checkpoint_import(
     path: Annotated[Path, typer.Argument(help="A reference checkpoint.json")],
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Write the file's checkpoints; keep those of schedds it does not list")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Make the topic hold exactly the file's checkpoints (restore a backup)")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Apply the changes; without it only show them")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Load a reference checkpoint.json into Kafka (migration, restore)."""
-    checkpoints = read_reference(path)
-    CheckpointStore(_config(config).kafka).save(checkpoints)
-    typer.echo(f"imported {len(checkpoints)} checkpoints")
+    """Load a reference checkpoint.json into Kafka (migration, restore). Dry run (the changes) unless --yes."""
+    if merge == replace:
+        raise typer.BadParameter(
+            "say how to treat schedds the file does not list: --merge keeps them, --replace removes them"
+        )
+    incoming = read_reference(path)
+    store = CheckpointStore(_config(config).kafka)
+    plan = plan_import(store.load(), incoming, replace=replace)
+    now = time.time()
+    for name, value in sorted(plan.added.items()):
+        typer.echo(f"add     {name}\t{_when(value, now)}")
+    for name, (old, new) in sorted(plan.changed.items()):
+        typer.echo(f"change  {name}\t{_when(old, now)} -> {_when(new, now)}")
+    for name, value in sorted(plan.removed.items()):
+        typer.echo(f"remove  {name}\t{_when(value, now)}")
+    summary = (
+        f"{len(plan.added)} added, {len(plan.changed)} changed, {len(plan.removed)} removed, {plan.unchanged} unchanged"
+    )
+    if not yes:
+        typer.echo(f"dry run: {summary}; nothing written (add --yes to apply)")
+        return
+    store.save(plan.writes, remove=plan.removed)
+    typer.echo(f"imported: {summary}")
 
 
 @checkpoint_app.command("set")

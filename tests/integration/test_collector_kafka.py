@@ -265,13 +265,52 @@ def test_collector_killed_mid_run_then_restarted_loses_no_job(kafka, pool_dir):
 def test_checkpoint_import_export_and_set_through_the_cli(kafka, tmp_path):
     reference = {"vocms0250.cern.ch": 1732459400, "crab3@vocms0155.cern.ch": 1732455812.5}
     (tmp_path / "checkpoint.json").write_text(json.dumps(reference))
-    imported = spider(kafka, tmp_path, "checkpoint", "import", str(tmp_path / "checkpoint.json"))
+    imported = spider(kafka, tmp_path, "checkpoint", "import", "--merge", "--yes", str(tmp_path / "checkpoint.json"))
     assert imported.wait(60) == 0
     moved = spider(kafka, tmp_path, "checkpoint", "set", "vocms0250.cern.ch", "1732460000")
     assert moved.wait(60) == 0
     exported = spider(kafka, tmp_path, "checkpoint", "export", stdout=subprocess.PIPE)
     out, _ = exported.communicate(timeout=60)
     assert json.loads(out) == {"crab3@vocms0155.cern.ch": 1732455812.5, "vocms0250.cern.ch": 1732460000}
+
+
+def checkpoint_cli(kafka: KafkaSettings, workdir: Path, *args: str) -> tuple[int, str]:
+    run = spider(kafka, workdir, "checkpoint", *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = run.communicate(timeout=60)
+    return run.returncode, out.decode()
+
+
+def test_checkpoint_show_says_there_are_none_yet(kafka, tmp_path):
+    status, out = checkpoint_cli(kafka, tmp_path, "show")
+
+    assert status == 0
+    assert out.startswith("no checkpoints yet")
+
+
+def test_checkpoint_import_replace_restores_a_backup_exactly_after_showing_the_changes(kafka, tmp_path):
+    CheckpointStore(kafka).save({"vocms0250.cern.ch": T0, "vocms0267.cern.ch": T0, "crab3@vocms0155.cern.ch": T0})
+    backup = tmp_path / "checkpoint.json"
+    backup.write_text(json.dumps({"vocms0250.cern.ch": T0, "vocms0267.cern.ch": T0 - 3600}))
+
+    status, dry_run = checkpoint_cli(kafka, tmp_path, "import", "--replace", str(backup))
+    assert status == 0
+    assert "change  vocms0267.cern.ch" in dry_run and "remove  crab3@vocms0155.cern.ch" in dry_run
+    assert "dry run: 0 added, 1 changed, 1 removed, 1 unchanged" in dry_run
+    assert len(CheckpointStore(kafka).load()) == 3
+
+    status, applied = checkpoint_cli(kafka, tmp_path, "import", "--replace", "--yes", str(backup))
+    assert status == 0, applied
+    assert CheckpointStore(kafka).load() == {"vocms0250.cern.ch": T0, "vocms0267.cern.ch": T0 - 3600}
+
+
+def test_checkpoint_import_needs_merge_or_replace(kafka, tmp_path):
+    (tmp_path / "checkpoint.json").write_text(json.dumps({"vocms0250.cern.ch": T0}))
+
+    status, out = checkpoint_cli(kafka, tmp_path, "import", str(tmp_path / "checkpoint.json"))
+
+    assert status == 2
+    assert "--merge" in out and "--replace" in out
+    assert CheckpointStore(kafka).load() == {}
 
 
 def test_from_file_publishes_good_ads_and_dead_letters_the_malformed_one_with_its_line(kafka, tmp_path):
