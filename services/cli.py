@@ -129,6 +129,7 @@ app.command("convert")(converter_cli.convert)
 app.command("status")(recovery_cli.status)
 app.command("replay")(recovery_cli.replay)
 app.command("purge")(recovery_cli.purge)
+app.add_typer(recovery_cli.dlq_app, name="dlq")
 
 
 @app.command("sink")

@@ -1,19 +1,23 @@
-"""Typer commands of the operator tools: status, replay, purge (registered in services/cli.py)."""
+"""Typer commands of the operator tools: status, replay, purge, dlq (registered in services/cli.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from services.common.config import load_settings
 from services.common.errors import SpiderError
 from services.common.groups import GroupNames
+from services.common.topics import DLQ_CONVERTER
 from services.converter.config import ConverterConfig
+from services.recovery import dlq as dlq_mod
 from services.recovery import purge as purge_mod
 from services.recovery import replay as replay_mod
 from services.recovery import status as status_mod
@@ -34,16 +38,27 @@ def _settings(config: Path | None) -> tuple[SinkConfig, GroupNames]:
     return settings, GroupNames(settings.kafka, converter.group_id, settings.consumer_group_prefix)
 
 
+def dead_letter_topics(settings: SinkConfig) -> dict[str, str]:
+    """Short name (converter, sinks) -> full name of each dead-letter topic."""
+    return {"converter": settings.kafka.topic(DLQ_CONVERTER), "sinks": settings.kafka.topic(settings.dlq_topic)}
+
+
 def status(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    dead_letters_since: Annotated[
+        str | None, typer.Option(help="Count dead letters new since this time (default: 24 hours ago)")
+    ] = None,
 ) -> None:
-    """Lag of every consumer group of the pipeline per partition, and the age of each schedd's checkpoint."""
+    """Lag of every consumer group of the pipeline per partition, dead letters per dead-letter topic, and the
+    age of each schedd's checkpoint."""
     settings, names = _settings(config)
     view = KafkaView(settings.kafka)
     groups = [status_mod.group_status(view, names, g) for g in status_mod.pipeline_groups(view, names)]
     now = datetime.now(UTC)
-    result = status_mod.Status(groups, *status_mod.checkpoints(settings.kafka, now))
+    since = parse_time(dead_letters_since) if dead_letters_since else now - timedelta(hours=24)
+    letters = status_mod.dead_letter_counts(view, list(dead_letter_topics(settings).values()), since)
+    result = status_mod.Status(groups, *status_mod.checkpoints(settings.kafka, now), dead_letters=letters)
     if as_json:
         typer.echo(orjson.dumps(status_mod.to_json(result), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -120,3 +135,211 @@ def default_index_pattern(settings: SinkConfig) -> str:
     """The sinks' daily indices: <index_template>-* (and <queue_index_template>-* when queue docs go apart)."""
     templates = [settings.index_template, settings.queue_index_template]
     return ",".join(f"{t}-*" for t in templates if t)
+
+
+dlq_app = typer.Typer(
+    help="Count, show and re-drive the dead letters of dlq.converter and dlq.sinks.", no_args_is_help=True
+)
+TopicOption = Annotated[
+    list[str] | None,
+    typer.Option("--topic", help="converter or sinks (or the topic's name); both if unset", show_default=False),
+]
+ReasonOption = Annotated[
+    list[str] | None, typer.Option("--reason", help="Reason contains this text, any case (repeatable)")
+]
+ClassOption = Annotated[
+    list[str] | None,
+    typer.Option("--class", help="Reason class as `spider dlq count` shows it, e.g. mapper_parsing_exception"),
+]
+TargetOption = Annotated[list[str] | None, typer.Option("--target", help="Sink target that refused, e.g. es-cms")]
+IdOption = Annotated[list[str] | None, typer.Option("--id", help="Document id or GlobalJobId (repeatable)")]
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="topic:partition:offset,... of dead letters or of their original messages"),
+]
+SinceOption = Annotated[str | None, typer.Option(help="Dead letters written at or after this time")]
+UntilOption = Annotated[str | None, typer.Option(help="Dead letters written before this time")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+
+
+def _dlq_topics(settings: SinkConfig, chosen: list[str] | None) -> list[str]:
+    known = dead_letter_topics(settings)
+    if not chosen:
+        return list(known.values())
+    by_name = {**known, **{v: v for v in known.values()}, **{f"dlq.{k}": v for k, v in known.items()}}
+    unknown = [c for c in chosen if c not in by_name]
+    if unknown:
+        raise SpiderError(f"unknown dead-letter topic {unknown[0]!r}: choose converter or sinks")
+    return sorted({by_name[c] for c in chosen})
+
+
+def _selection(
+    names: GroupNames,
+    reason: list[str] | None,
+    klass: list[str] | None,
+    target: list[str] | None,
+    ids: list[str] | None,
+    at: str | None,
+    since: str | None,
+    until: str | None,
+) -> dlq_mod.Selection:
+    coordinates = replay_mod.parse_coordinates(at, "--at") if at is not None else []
+    selection = dlq_mod.Selection(
+        reasons=tuple(reason or ()),
+        classes=tuple(klass or ()),
+        targets=tuple(target or ()),
+        ids=tuple(ids or ()),
+        at=frozenset((replay_mod.full_topic(names, t), p, o) for t, p, o in coordinates),
+        since=parse_time(since) if since else None,
+        until=parse_time(until) if until else None,
+    )
+    if selection.since and selection.until and selection.since >= selection.until:
+        raise SpiderError("--since must be before --until")
+    return selection
+
+
+@dlq_app.command("count")
+def dlq_count(
+    topic: TopicOption = None,
+    reason: ReasonOption = None,
+    klass: ClassOption = None,
+    target: TargetOption = None,
+    ids: IdOption = None,
+    at: AtOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Dead letters per topic, stage and reason class, with the time range they cover and one sample reason."""
+    settings, names = _settings(config)
+    view = KafkaView(settings.kafka)
+    topics = _dlq_topics(settings, topic)
+    selection = _selection(names, reason, klass, target, ids, at, since, until)
+    summary = dlq_mod.summarize(topics, dlq_mod.read(view, topics, selection))
+    as_dict = dlq_mod.summary_json(summary, {t for t, _ in view.partitions(topics)})
+    if as_json:
+        typer.echo(orjson.dumps(as_dict, option=orjson.OPT_INDENT_2).decode())
+        return
+    console = Console(width=200)
+    for name, found in as_dict["topics"].items():
+        if not found["total"]:
+            console.print(f"{name}: {'no dead letter' if found['exists'] else 'topic does not exist'}", markup=False)
+            continue
+        span = f", {found['first']} .. {found['last']}" if found["first"] else ""
+        table = Table(title=f"{name}: {found['total']} dead letter(s){span}", title_justify="left")
+        for column in ("stage", "reason class", "count", "first", "last", "from re-drives", "sample reason"):
+            table.add_column(column, justify="right" if column in ("count", "from re-drives") else "left")
+        for g in found["groups"]:
+            cells = (g["stage"], g["reason_class"], g["count"], g["first"], g["last"], g["from_redrive"], g["sample"])
+            table.add_row(*(Text(str(c)) for c in cells))
+        if found["unreadable"]:
+            table.add_row(Text("?"), Text("unreadable record"), Text(str(found["unreadable"])))
+        console.print(table)
+
+
+@dlq_app.command("show")
+def dlq_show(
+    where: Annotated[
+        str | None, typer.Argument(help="topic:partition:offset of a dead letter (or of its original message)")
+    ] = None,
+    topic: TopicOption = None,
+    reason: ReasonOption = None,
+    klass: ClassOption = None,
+    target: TargetOption = None,
+    ids: IdOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """One dead letter in full, the original message decoded (JSON), secret-looking values masked: the one at
+    WHERE, else the first matching the filters."""
+    settings, names = _settings(config)
+    view = KafkaView(settings.kafka)
+    selection = _selection(names, reason, klass, target, ids, where, since, until)
+    found = next(dlq_mod.read(view, _dlq_topics(settings, topic), selection), None)
+    if found is None:
+        raise SpiderError("no dead letter matches" + (f" {where}" if where else " the filters"))
+    typer.echo(orjson.dumps(dlq_mod.describe(found), option=orjson.OPT_INDENT_2).decode())
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    topic: TopicOption = None,
+    reason: ReasonOption = None,
+    klass: ClassOption = None,
+    target: TargetOption = None,
+    ids: IdOption = None,
+    at: AtOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    again: Annotated[bool, typer.Option("--again", help="Also send dead letters an earlier re-drive sent")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Send; without it, only show the plan")] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Send the selected dead letters back into the topic they came from, once the cause is fixed. Dry run
+    unless --yes. Sink dead letters carry the targets that refused them: the other sinks skip them."""
+    settings, names = _settings(config)
+    view = KafkaView(settings.kafka)
+    selection = _selection(names, reason, klass, target, ids, at, since, until)
+    found = list(dlq_mod.read(view, _dlq_topics(settings, topic), selection))
+    redriven, scanned = ({}, 0) if again else dlq_mod.earlier_redrives(view, found)
+    inputs = {"converter": names.input_topics(names.converter), "sink": names.input_topics(names.sink("any"))}
+    result = dlq_mod.plan(found, inputs, redriven, again=again)
+    groups = set(view.groups())
+    missing = sorted({t for s in result.sends for t in s.targets if names.sink(t) not in groups})
+    sent = dlq_mod.send(view, result.sends) if yes else None
+    report = {
+        "selected": len(found),
+        "sends": [{"topic": t, "targets": targets, "messages": n} for t, targets, n in result.rows()],
+        "already_redriven": result.already,
+        "superseded": result.superseded,
+        "unusable": result.unusable,
+        "checked_for_earlier_redrives": scanned,
+        "targets_without_group": [names.sink(t) for t in missing],
+        "sent": sent,
+    }
+    if as_json:
+        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        render_redrive(report, Console(width=200, highlight=False))
+
+
+def render_redrive(report: dict, console: Console) -> None:
+    console.print(f"{report['selected']} dead letter(s) selected.", markup=False)
+    if report["sends"]:
+        table = Table(title=f"{sum(r['messages'] for r in report['sends'])} message(s) to send", title_justify="left")
+        for column in ("into topic", "for targets", "messages"):
+            table.add_column(column, justify="right" if column == "messages" else "left")
+        for row in report["sends"]:
+            table.add_row(Text(row["topic"]), Text(row["targets"]), str(row["messages"]))
+        console.print(table)
+    else:
+        console.print("Nothing to send.")
+    if report["already_redriven"]:
+        console.print(
+            f"{len(report['already_redriven'])} already re-driven (found among "
+            f"{report['checked_for_earlier_redrives']} message(s) of the input topics), left out; --again sends "
+            "them again (harmless for the search clusters, whose document ids make it an overwrite):",
+            markup=False,
+        )
+        for letter, where in sorted(report["already_redriven"].items())[:10]:
+            console.print(f"  {letter} -> {where}", markup=False)
+    if report["superseded"]:
+        console.print(
+            f"{len(report['superseded'])} left out: a newer dead letter of the same document and target is sent.",
+            markup=False,
+        )
+    for letter, why in sorted(report["unusable"].items()):
+        console.print(f"cannot re-drive {letter}: {why}", markup=False)
+    for group in report["targets_without_group"]:
+        console.print(
+            f"warning: no consumer group {group}: no sink of that target ran with this configuration, "
+            "so nothing will write what is re-driven for it",
+            markup=False,
+        )
+    if report["sent"] is None:
+        console.print("Dry run: nothing sent. Add --yes to send.", markup=False)
+    else:
+        console.print(f"Sent {report['sent']} message(s).", markup=False)

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from services.common.config import KafkaSettings
@@ -114,19 +121,24 @@ class KafkaView:
         if failed:
             raise SpiderError(f"Kafka refused to move offsets of {group}: {', '.join(failed)}")
 
-    def timestamps_at(self, positions: dict[TP, int]) -> dict[TP, int]:
-        """Timestamp (ms) of the first message at or after each position; partitions with none are left out."""
-        if not positions:
-            return {}
-        consumer = Consumer(
+    def _reader(self) -> Consumer:
+        """A consumer that only `assign`s: it never joins or commits for any group."""
+        return Consumer(
             {
                 **self.kafka.client_config(),
                 "group.id": f"spider-tools-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
             }
         )
+
+    def timestamps_at(self, positions: dict[TP, int]) -> dict[TP, int]:
+        """Timestamp (ms) of the first message at or after each position; partitions with none are left out."""
+        if not positions:
+            return {}
+        consumer = self._reader()
         found: dict[TP, int] = {}
         pending = set(positions)
         try:
@@ -146,3 +158,35 @@ class KafkaView:
         finally:
             consumer.close()
         return found
+
+    def read(self, ranges: dict[TP, tuple[int, int]]) -> Iterator[Message]:
+        """Every message from `start` to before `end` of each partition, in offset order per partition. A read
+        that gets nothing for `timeout_s` while messages are still due fails with a SpiderError."""
+        pending = {tp: end for tp, (start, end) in ranges.items() if start < end}
+        if not pending:
+            return
+        consumer = self._reader()
+        try:
+            consumer.assign([TopicPartition(t, p, ranges[(t, p)][0]) for t, p in pending])
+            last_progress = time.monotonic()
+            while pending:
+                batch = consumer.consume(500, 0.5)
+                if not batch and time.monotonic() - last_progress > self.timeout_s:
+                    left = ", ".join(f"{t}:{p}" for t, p in sorted(pending))
+                    raise SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: reading {left} timed out")
+                for msg in batch:
+                    last_progress = time.monotonic()
+                    tp = (msg.topic(), msg.partition())
+                    error = msg.error()
+                    if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                        raise SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: reading {tp[0]}:{tp[1]}: {error}")
+                    end = pending.get(tp)
+                    if end is None:
+                        continue
+                    if error is None and msg.offset() < end:
+                        yield msg
+                    if error is not None or msg.offset() >= end - 1:
+                        del pending[tp]
+                        consumer.pause([TopicPartition(*tp)])
+        finally:
+            consumer.close()

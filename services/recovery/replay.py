@@ -8,6 +8,7 @@ while the group has no member: a running consumer would overwrite them with its 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -43,6 +44,9 @@ class Move:
     current: int | None
     target: int
     note: str = ""
+    # A partition the group never committed, reached only because the whole group was asked for: moving it would
+    # replace the group's reset policy there, so it is shown but left alone unless its topic is named.
+    left_alone: bool = False
 
     @property
     def delta(self) -> int | None:
@@ -50,9 +54,9 @@ class Move:
         return None if self.current is None else self.target - self.current
 
 
-def parse_offsets(text: str) -> dict[TP, int]:
+def parse_coordinates(text: str, option: str = "--to-offsets") -> list[tuple[str, int, int]]:
     """`topic:partition:offset,...` (topic names cannot contain ':')."""
-    offsets = {}
+    found = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         parts = item.rsplit(":", 2)
         try:
@@ -61,10 +65,15 @@ def parse_offsets(text: str) -> dict[TP, int]:
             topic, partition, offset = "", -1, -1
         if not topic or partition < 0 or offset < 0:
             raise SpiderError(f"cannot read {item!r}: expected topic:partition:offset")
-        offsets[(topic, partition)] = offset
-    if not offsets:
-        raise SpiderError("--to-offsets needs at least one topic:partition:offset")
-    return offsets
+        found.append((topic, partition, offset))
+    if not found:
+        raise SpiderError(f"{option} needs at least one topic:partition:offset")
+    return found
+
+
+def parse_offsets(text: str) -> dict[TP, int]:
+    """`topic:partition:offset,...` -> the offset per partition (the last one given wins)."""
+    return {(topic, partition): offset for topic, partition, offset in parse_coordinates(text)}
 
 
 def full_topic(names: GroupNames, topic: str) -> str:
@@ -143,34 +152,51 @@ def plan(view: KafkaView, names: GroupNames, group: str, target: Target, topic: 
         raise SpiderError(f"group {group}: none of its topics exist ({', '.join(topics) or 'no topic known'})")
     if target.kind == "time":
         assert target.time is not None
-        return _time_moves(view, committed, tps, target.time)
-    marks = view.watermarks(tps)
-    side = 0 if target.kind == "earliest" else 1
-    return [Move(t, p, committed.get((t, p)), marks[(t, p)][side]) for t, p in tps]
+        moves = _time_moves(view, committed, tps, target.time)
+    else:
+        marks = view.watermarks(tps)
+        side = 0 if target.kind == "earliest" else 1
+        moves = [Move(t, p, committed.get((t, p)), marks[(t, p)][side]) for t, p in tps]
+    if topic is not None:
+        return moves
+    return [
+        dataclasses.replace(
+            m,
+            left_alone=True,
+            note=f"never committed: left alone (name the topic with --topic {m.topic} to set it)",
+        )
+        if m.current is None
+        else m
+        for m in moves
+    ]
 
 
 def apply(view: KafkaView, group: str, moves: list[Move]) -> None:
     ensure_stopped(view, group)
-    view.commit(group, {(m.topic, m.partition): m.target for m in moves})
+    view.commit(group, {(m.topic, m.partition): m.target for m in moves if not m.left_alone})
 
 
 def render(group: str, moves: list[Move], applied: bool, console: Console) -> None:
     table = Table(title=f"replay of {group}", title_justify="left")
-    for column in ("topic", "partition", "committed", "new offset", "moves by", "note"):
+    for column in ("topic", "partition", "committed", "new offset", "moves by"):
         table.add_column(column, justify="right" if column in ("partition", "committed", "new offset") else "left")
     for m in moves:
-        if m.delta is None:
+        if m.left_alone:
+            by = "left alone"
+        elif m.delta is None:
             by = "(no committed offset)"
         elif m.delta == 0:
             by = "unchanged"
         else:
             by = f"+{m.delta} (skips)" if m.delta > 0 else f"{m.delta} (re-reads {-m.delta})"
         current = "none" if m.current is None else str(m.current)
-        table.add_row(m.topic, str(m.partition), current, str(m.target), by, m.note)
+        new = "-" if m.left_alone else str(m.target)
+        table.add_row(m.topic, str(m.partition), current, new, by)
     console.print(table)
+    # Notes go below the table, whole: in a column they wrap into fragments.
     for m in moves:
         if m.note:
-            console.print(f"{m.topic}:{m.partition}: {m.note}")
+            console.print(f"{m.topic}:{m.partition}: {m.note}", soft_wrap=True)
     rereads = sum(-m.delta for m in moves if m.delta is not None and m.delta < 0)
     if applied:
         console.print(f"Applied: {group} will re-read {rereads} message(s) when it starts again.")

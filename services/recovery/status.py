@@ -1,4 +1,5 @@
-"""`spider status`: how far behind each consumer group is, and how old each schedd's history checkpoint is.
+"""`spider status`: how far behind each consumer group is, how many dead letters each dead-letter topic holds,
+and how old each schedd's history checkpoint is.
 
 Lag is counted from what a consumer of the group would read next: the committed offset, or the earliest
 offset kept when the group never committed on that partition or retention already removed the committed
@@ -17,7 +18,7 @@ from services.collector.checkpoints import CheckpointError, CheckpointStore
 from services.common.config import KafkaSettings
 from services.common.groups import GroupNames
 from services.recovery.kafka_view import TP, KafkaView
-from services.recovery.timepoints import from_ms, iso
+from services.recovery.timepoints import from_ms, iso, to_ms
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,21 @@ class ScheddCheckpoint:
 
 
 @dataclass(frozen=True)
+class DeadLetterCount:
+    """Records a dead-letter topic keeps (retention removes older ones), and how many arrived since a time."""
+
+    topic: str
+    total: int
+    since: datetime
+    new: int
+
+
+@dataclass(frozen=True)
 class Status:
     groups: list[GroupStatus]
     checkpoints: list[ScheddCheckpoint] = field(default_factory=list)
     checkpoint_problem: str | None = None
+    dead_letters: list[DeadLetterCount] = field(default_factory=list)
 
 
 def partition_lags(view: KafkaView, committed: dict[TP, int], tps: list[TP]) -> list[PartitionLag]:
@@ -91,6 +103,22 @@ def group_status(view: KafkaView, names: GroupNames, group: str) -> GroupStatus:
     )
 
 
+def dead_letter_counts(view: KafkaView, topics: list[str], since: datetime) -> list[DeadLetterCount]:
+    """From offsets alone (no record is read): kept = end - earliest, new = end - first offset at `since`."""
+    tps = view.partitions(topics)
+    marks = view.watermarks(tps)
+    found = view.offsets_for_time(tps, to_ms(since))
+    counts = []
+    for topic in topics:
+        mine = [tp for tp in tps if tp[0] == topic]
+        if not mine:
+            continue
+        total = sum(marks[tp][1] - marks[tp][0] for tp in mine)
+        new = sum(marks[tp][1] - max(found[tp].offset, marks[tp][0]) for tp in mine if found[tp].offset >= 0)
+        counts.append(DeadLetterCount(topic, total, since, new))
+    return counts
+
+
 def checkpoints(kafka: KafkaSettings, now: datetime) -> tuple[list[ScheddCheckpoint], str | None]:
     """Per-schedd checkpoints from the collector's compacted topic, oldest first (the ones to worry about)."""
     try:
@@ -120,6 +148,7 @@ def to_json(status: Status) -> dict:
         "groups": groups,
         "checkpoints": plain([asdict(c) for c in status.checkpoints]),
         "checkpoint_problem": status.checkpoint_problem,
+        "dead_letters": plain([asdict(d) for d in status.dead_letters]),
     }
 
 
@@ -148,6 +177,13 @@ def render(status: Status, now: datetime, console: Console) -> None:
             oldest = iso(p.oldest_unconsumed) or "-"
             waiting = _age((now - p.oldest_unconsumed).total_seconds()) if p.oldest_unconsumed else "-"
             table.add_row(p.topic, str(p.partition), committed, str(p.end), lag, oldest, waiting)
+        console.print(table)
+    if status.dead_letters:
+        table = Table(title="Dead letters (details: spider dlq count)", title_justify="left")
+        for column in ("topic", "kept", f"new since {iso(status.dead_letters[0].since)}"):
+            table.add_column(column, justify="left" if column == "topic" else "right")
+        for d in status.dead_letters:
+            table.add_row(d.topic, str(d.total), str(d.new))
         console.print(table)
     if status.checkpoint_problem:
         console.print(f"History checkpoints: {status.checkpoint_problem}")
