@@ -36,6 +36,7 @@ from services.sinks.batching import Batch, Batcher
 from services.sinks.config import SinkConfig
 from services.sinks.errors import Rejection, TargetUnavailable
 from services.sinks.offsets import PartitionOffsets
+from services.sinks.visibility import RejectionSummary, SlowRequests
 
 __all__ = ["Initializable", "Rejection", "SinkRunner", "Target", "TargetUnavailable", "backoff_delay"]
 
@@ -113,6 +114,8 @@ class SinkRunner:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._service = dead_letter.service_identity(f"sink-{target.name}")
+        self._rejections = RejectionSummary(log, {"target": target.name})
+        self._slow = SlowRequests(log, {"target": target.name})
 
     # -- public -----------------------------------------------------------------------------------------
 
@@ -147,9 +150,10 @@ class SinkRunner:
             extra={"target": self.target.name, "group": self.group_id, "topics": self.topics},
         )
         pool = ThreadPoolExecutor(self.config.max_in_flight, thread_name_prefix=f"sink-{self.target.name}")
+        self._slow.start()
         try:
             if isinstance(self.target, Initializable):
-                self._retrying(self.target.initialize)
+                self._retrying(self.target.initialize, what="installing the index templates")
             self._consumer.subscribe(
                 self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
@@ -160,6 +164,8 @@ class SinkRunner:
             log.info("stopped before the target became available", extra={"target": self.target.name})
         finally:
             pool.shutdown(wait=True)
+            self._slow.stop()
+            self._rejections.tick(force=True)
             self._consumer.close()
             self._producer.flush(10)
             self.target.close()
@@ -187,6 +193,7 @@ class SinkRunner:
             self._commit(asynchronous=True)
         if now - self._last_lag >= LAG_INTERVAL_S:
             self._update_lag()
+        self._rejections.tick()
 
     def _accept(self, raw: Message) -> None:
         error = raw.error()
@@ -269,17 +276,7 @@ class SinkRunner:
         """Record the document in the dead-letter topic; its offset is acknowledged once that is delivered."""
         assert self._producer is not None
         raw = item.raw
-        log.warning(
-            "document %s: %s",
-            reason_class,
-            reason,
-            extra={
-                "target": self.target.name,
-                "topic": raw.topic(),
-                "partition": raw.partition(),
-                "offset": raw.offset(),
-            },
-        )
+        self._rejections.add(reason, {"topic": raw.topic(), "partition": raw.partition(), "offset": raw.offset()})
         metrics.DEAD_LETTERS.labels(self.target.name, reason_class).inc()
         if self.config.dlq_policy == "log":
             item.tracker.ack(raw.offset())
@@ -316,7 +313,9 @@ class SinkRunner:
         """Writer thread: one batch, retried until the target takes it (or the runner stops)."""
         docs = [item.msg for item in items if item.msg is not None]
         try:
-            rejections = self._retrying(lambda: self.target.write(docs), batch_size=len(docs))
+            rejections = self._retrying(
+                lambda: self.target.write(docs), batch_size=len(docs), what=f"writing {len(docs)} documents"
+            )
             self._done.put(_Done(items, rejections or []))
         except _Stopped:
             self._done.put(_Done(items, written=False))
@@ -325,17 +324,19 @@ class SinkRunner:
             self._done.put(_Done(items, written=False))
             self.stop()
 
-    def _retrying(self, call, batch_size: int | None = None):
+    def _retrying(self, call, *, what: str, batch_size: int | None = None):
+        """`call` until it succeeds or the runner stops; `what` names it in the log (a slow request, an outage)."""
         attempt = 0
         while True:
             started = time.perf_counter()
             try:
-                result = call()
+                with self._slow.track(what):
+                    result = call()
             except TargetUnavailable as exc:
-                self._mark_outage(exc)
+                self._mark_outage(exc, what, time.perf_counter() - started)
             except Exception as exc:
                 log.exception("target %s failed unexpectedly; retrying", self.target.name)
-                self._mark_outage(exc)
+                self._mark_outage(exc, what, time.perf_counter() - started)
             else:
                 if batch_size is not None:
                     metrics.BULK_DURATION.labels(self.target.name).observe(time.perf_counter() - started)
@@ -348,16 +349,20 @@ class SinkRunner:
             self._wake.wait(backoff_delay(attempt, self.config.backoff_base_s, self.config.backoff_max_s))
             attempt += 1
 
-    def _mark_outage(self, exc: BaseException) -> None:
+    def _mark_outage(self, exc: BaseException, what: str, waited_s: float) -> None:
+        """The start of an outage, logged once: it began when the failed request was sent (`waited_s` ago; a
+        frozen cluster fails a request only at its timeout)."""
         with self._outage_lock:
             if self._outage_since is not None:
                 return
-            self._outage_since = time.monotonic()
+            self._outage_since = time.monotonic() - waited_s
             self._wake.clear()
         metrics.OUTAGE.labels(self.target.name).set(1)
         metrics.OUTAGES.labels(self.target.name).inc()
         log.warning(
-            "target unavailable, pausing consumption and retrying: %s",
+            "target unavailable (%s, failed after %.1f s), pausing consumption and retrying until it answers: %s",
+            what,
+            waited_s,
             exc,
             extra={"target": self.target.name, "error_type": type(exc).__name__},
         )
