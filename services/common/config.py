@@ -68,23 +68,29 @@ def load_collectors(path: Path) -> dict[str, list[str]]:
 class ClusterConfig(BaseModel):
     """One search cluster of es_conf.json.
 
-    The reference convention: a host ending in `/es` is OpenSearch behind a path (no port), anything else
-    Elasticsearch with a port. Optional keys we add: name, kind, scheme, ca_certs, client_cert, client_key,
-    verify_certs.
+    The reference convention: a host ending in `/os` (the reference's code) or `/es` (its DEPLOYMENT.md) is
+    OpenSearch behind that path, port optional; any other host is Elasticsearch and needs a port. The path stays
+    in the URL. The other keys are optional; certificates are verified by default.
     """
 
-    name: str
-    kind: Literal["elasticsearch", "opensearch"]
-    host: str
-    port: int | None = None
-    url_prefix: str = ""
-    scheme: Literal["http", "https"] = "https"
-    username: str | None = None
-    password: SecretStr | None = None
-    ca_certs: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    verify_certs: bool = True
+    REFERENCE_CA: ClassVar[str] = "/etc/pki/tls/certs/ca-bundle.trust.crt"
+    OPENSEARCH_PATHS: ClassVar[tuple[str, ...]] = ("os", "es")
+
+    name: str = Field(description="Name in logs, metrics and sink targets (es-<name>); default: the host name")
+    kind: Literal["elasticsearch", "opensearch"] = Field(description="Default: from the host (see above)")
+    host: str = Field(description="Host name, optionally followed by /os or /es (OpenSearch behind that path)")
+    port: int | None = Field(None, description="Required for Elasticsearch; optional behind a path")
+    url_prefix: str = Field("", description="Path before every request; default: the host's /os or /es")
+    scheme: Literal["http", "https"] = Field("https", description="http only for a test cluster")
+    username: str | None = Field(None, description="Basic-auth user")
+    password: SecretStr | None = Field(None, description="Basic-auth password (never logged)")
+    ca_certs: Path | None = Field(
+        None,
+        description=f"CA bundle (PEM) that verifies the cluster, e.g. CERN's {REFERENCE_CA}; default: the system's",
+    )
+    client_cert: Path | None = Field(None, description="Client certificate (PEM) for TLS client authentication")
+    client_key: Path | None = Field(None, description="Key of the client certificate")
+    verify_certs: bool = Field(True, description="false turns certificate verification off (never in production)")
 
     @property
     def url(self) -> str:
@@ -100,15 +106,15 @@ class ClusterConfig(BaseModel):
             raise ValueError(f"host {host!r} must not carry a scheme (use the 'scheme' key)")
         values = {k: v for k, v in entry.items() if k != "host"}
         hostname, _, path = host.partition("/")
-        if path == "es":
+        path = path.strip("/")
+        if path in cls.OPENSEARCH_PATHS:
             values.setdefault("kind", "opensearch")
-            values.setdefault("url_prefix", "/es")
         else:
             values.setdefault("kind", "elasticsearch")
             if entry.get("port") is None and values["kind"] == "elasticsearch":
-                raise ValueError(f"Elasticsearch host {host!r} needs a 'port'")
-            if path:
-                values.setdefault("url_prefix", "/" + path)
+                raise ValueError(f"Elasticsearch host {host!r} needs a 'port' (or a path /os or /es for OpenSearch)")
+        if path:
+            values.setdefault("url_prefix", "/" + path)
         values.setdefault("name", hostname)
         return cls(host=hostname, **values)
 
