@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from deploy.local import stack
-from deploy.local.config import SERVERS, load_stack_config
+from deploy.local import stack, tls
+from deploy.local.config import SECURE_SERVERS, load_stack_config
 
 stack_app = typer.Typer(
     help="The local stack (Kafka, ActiveMQ, OpenSearch, Elasticsearch) on 127.0.0.1, state in .stack/.",
@@ -19,6 +19,14 @@ stack_app = typer.Typer(
 
 DirOption = Annotated[Path | None, typer.Option("--dir", help="State directory (SPIDER_STACK_DIR, default .stack)")]
 OffsetOption = Annotated[int | None, typer.Option(help="Added to every port (SPIDER_STACK_PORT_OFFSET)")]
+SecureOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--secure",
+        help="The secure stack (SPIDER_STACK_SECURE): Kafka SASL_SSL, ActiveMQ stomp+ssl, HTTPS proxies with basic "
+        "auth in front of the search servers; state in <dir>/secure",
+    ),
+]
 
 
 def _print(outcomes: list[stack.Outcome]) -> None:
@@ -31,26 +39,31 @@ def _print(outcomes: list[stack.Outcome]) -> None:
 @stack_app.command("up")
 def up_cmd(
     state_dir: DirOption = None,
-    only: Annotated[str | None, typer.Option(help=f"Comma-separated subset of {','.join(SERVERS)}")] = None,
+    only: Annotated[str | None, typer.Option(help=f"Comma-separated subset of {','.join(SECURE_SERVERS)}")] = None,
     port_offset: OffsetOption = None,
     kafka_port: Annotated[int | None, typer.Option(help="SPIDER_STACK_KAFKA_PORT, default 9092")] = None,
     kafka_controller_port: Annotated[int | None, typer.Option(help="default 9093")] = None,
     elasticsearch_port: Annotated[int | None, typer.Option(help="default 9200 (transport +100)")] = None,
     opensearch_port: Annotated[int | None, typer.Option(help="default 9201 (transport +100)")] = None,
     stomp_port: Annotated[int | None, typer.Option(help="ActiveMQ STOMP, default 61613")] = None,
+    secure: SecureOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the endpoints as JSON")] = False,
 ) -> None:
     """Start the servers (in parallel) and wait until each is healthy; a second `up` changes nothing."""
     cfg = load_stack_config(
         dir=state_dir, port_offset=port_offset, kafka_port=kafka_port, kafka_controller_port=kafka_controller_port,
-        elasticsearch_port=elasticsearch_port, opensearch_port=opensearch_port, stomp_port=stomp_port,
+        elasticsearch_port=elasticsearch_port, opensearch_port=opensearch_port, stomp_port=stomp_port, secure=secure,
     )  # fmt: skip
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     outcomes = stack.up(cfg, names)
+    endpoints = cfg.endpoints()
     if json_out:
-        typer.echo(json.dumps({o.name: cfg.endpoints()[o.name] for o in outcomes}))
+        typer.echo(json.dumps({o.name: endpoints[o.name] for o in outcomes if o.name in endpoints}))
     else:
         _print(outcomes)
+        if cfg.secure:
+            material = tls.Material(cfg.state_dir)
+            typer.echo(f"CA certificate: {material.ca_cert}\ncredentials:    {material.credentials_dir}")
     stack.raise_failures(outcomes)
 
 
@@ -61,15 +74,15 @@ def fetch_cmd() -> None:
 
 
 @stack_app.command("down")
-def down_cmd(state_dir: DirOption = None) -> None:
+def down_cmd(state_dir: DirOption = None, secure: SecureOption = None) -> None:
     """Stop the servers this state dir started (by pid file) and wait until they have exited."""
-    _print(stack.down(load_stack_config(dir=state_dir)))
+    _print(stack.down(load_stack_config(dir=state_dir, secure=secure)))
 
 
 @stack_app.command("status")
-def status_cmd(state_dir: DirOption = None) -> None:
+def status_cmd(state_dir: DirOption = None, secure: SecureOption = None) -> None:
     """What runs, where, and whether it is healthy; exit code 1 unless every server of the last `up` is healthy."""
-    outcomes = stack.status(load_stack_config(dir=state_dir))
+    outcomes = stack.status(load_stack_config(dir=state_dir, secure=secure))
     _print(outcomes)
     if any(o.state not in ("running", "external") for o in outcomes):
         raise typer.Exit(1)
@@ -77,9 +90,10 @@ def status_cmd(state_dir: DirOption = None) -> None:
 
 @stack_app.command("logs")
 def logs_cmd(
-    server: Annotated[str | None, typer.Argument(help=f"One of {', '.join(SERVERS)}; all if unset")] = None,
+    server: Annotated[str | None, typer.Argument(help=f"One of {', '.join(SECURE_SERVERS)}; all if unset")] = None,
     lines: Annotated[int, typer.Option("--lines", "-n")] = 40,
     state_dir: DirOption = None,
+    secure: SecureOption = None,
 ) -> None:
     """The last lines of each server's log."""
-    typer.echo(stack.logs(load_stack_config(dir=state_dir), server, lines))
+    typer.echo(stack.logs(load_stack_config(dir=state_dir, secure=secure), server, lines))

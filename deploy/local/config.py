@@ -5,6 +5,11 @@ The state directory (pid files, data, logs, generated server configs) defaults t
 directory, so each checkout has its own stack; downloads are shared between checkouts in the cache directory.
 Every port is its setting plus `port_offset`, so a second stack (CI in a clone, the up/down test) can run
 beside the default one by setting SPIDER_STACK_PORT_OFFSET alone.
+
+`secure` selects the secure stack instead (`spider stack up --secure`): its own Kafka (SASL_SSL, SCRAM-SHA-512)
+and ActiveMQ (STOMP over TLS, password) on the `secure_*` ports, and a TLS proxy with basic auth in front of the
+same Elasticsearch and OpenSearch as the plaintext stack (reused when they already run). Its state lives in
+`<dir>/secure`, so both stacks can run side by side.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ LOG4J_VERSION = "2.24.3"
 OPENSEARCH_VERSION = "2.19.1"
 ELASTICSEARCH_VERSION = "8.19.3"
 SERVERS = ("kafka", "activemq", "opensearch", "elasticsearch")
+SECURE_SERVERS = (*SERVERS, "proxy")
 
 
 def _default_cache_dir() -> Path:
@@ -43,6 +49,12 @@ class StackConfig(BaseSettings):
     opensearch_port: int = 9201
     stomp_port: int = 61613
     openwire_port: int = Field(0, description="ActiveMQ OpenWire port; 0 disables it")
+    secure: bool = Field(False, description="The secure stack: TLS and authentication on every client port")
+    secure_kafka_port: int = Field(9094, description="Kafka SASL_SSL listener of the secure stack")
+    secure_kafka_controller_port: int = 9095
+    secure_elasticsearch_port: int = Field(9243, description="HTTPS proxy in front of Elasticsearch")
+    secure_opensearch_port: int = Field(9244, description="HTTPS proxy in front of OpenSearch (also under /os, /es)")
+    secure_stomp_port: int = Field(61612, description="ActiveMQ stomp+ssl connector of the secure stack")
     java_home: Path = Path("/usr/lib/jvm/java-17-openjdk-amd64")
     activemq_home: Path = Path("/usr/share/activemq")
     run_user: str = Field("nobody", description="Search servers refuse root; when root, they run as this user")
@@ -56,10 +68,21 @@ class StackConfig(BaseSettings):
 
     @property
     def state_dir(self) -> Path:
-        return self.dir.absolute()
+        return self.dir.absolute() / "secure" if self.secure else self.dir.absolute()
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        return SECURE_SERVERS if self.secure else SERVERS
 
     def endpoints(self) -> dict[str, str]:
         h = self.host
+        if self.secure:
+            return {
+                "kafka": f"{h}:{self.port('secure_kafka')}",
+                "activemq": f"{h}:{self.port('secure_stomp')}",
+                "opensearch": f"https://{h}:{self.port('secure_opensearch')}",
+                "elasticsearch": f"https://{h}:{self.port('secure_elasticsearch')}",
+            }
         return {
             "kafka": f"{h}:{self.port('kafka')}",
             "activemq": f"{h}:{self.port('stomp')}",

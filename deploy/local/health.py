@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
+import ssl
 import urllib.request
 
 import stomp
@@ -16,9 +18,11 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def kafka(bootstrap: str, timeout: float = 3.0) -> tuple[bool, str]:
-    """Healthy when the broker answers a metadata request."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.connection.setup.timeout.ms": 2000})
+def kafka(bootstrap: str, settings: dict[str, str] | None = None, timeout: float = 3.0) -> tuple[bool, str]:
+    """Healthy when the broker answers a metadata request (`settings`: librdkafka security settings)."""
+    admin = AdminClient(
+        {"bootstrap.servers": bootstrap, "log_level": 0, "socket.connection.setup.timeout.ms": 2000, **(settings or {})}
+    )
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception as exc:  # confluent-kafka raises KafkaException or a bare exception on timeout
@@ -26,17 +30,33 @@ def kafka(bootstrap: str, timeout: float = 3.0) -> tuple[bool, str]:
     return bool(metadata.brokers), f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)"
 
 
-def search(url: str, distribution: str, timeout: float = 3.0) -> tuple[bool, str]:
+def search(
+    url: str,
+    distribution: str,
+    context: ssl.SSLContext | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 3.0,
+) -> tuple[bool, str]:
     """Healthy when `_cluster/health` is yellow or green on a server of the expected distribution.
 
     Elasticsearch marks every answer with an X-Elastic-Product header, OpenSearch never does; the integ-test
-    Elasticsearch has no `GET /`, so the version comes from the local node's info.
+    Elasticsearch has no `GET /`, so the version comes from the local node's info. `context` and `auth`: the
+    CA and the basic-auth login of an HTTPS endpoint.
     """
+    headers = {}
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+
+    def get(path: str):
+        return urllib.request.urlopen(
+            urllib.request.Request(url + path, headers=headers), timeout=timeout, context=context
+        )
+
     try:
-        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
+        with get("/_cluster/health") as resp:
             health = json.load(resp)
             found = "elasticsearch" if resp.headers.get("X-Elastic-Product") else "opensearch"
-        with urllib.request.urlopen(f"{url}/_nodes/_local?filter_path=nodes.*.version", timeout=timeout) as resp:
+        with get("/_nodes/_local?filter_path=nodes.*.version") as resp:
             versions = [node["version"] for node in json.load(resp)["nodes"].values()]
     except (OSError, ValueError, KeyError) as exc:
         return False, f"no answer: {exc}"
@@ -46,11 +66,16 @@ def search(url: str, distribution: str, timeout: float = 3.0) -> tuple[bool, str
     return status in ("yellow", "green"), f"{distribution} {', '.join(versions)}, cluster {status}"
 
 
-def stomp_broker(host: str, port: int, timeout: float = 3.0) -> tuple[bool, str]:
-    """Healthy when a STOMP CONNECT is answered with CONNECTED."""
+def stomp_broker(
+    host: str, port: int, ca_certs: str | None = None, login: tuple[str, str] | None = None, timeout: float = 3.0
+) -> tuple[bool, str]:
+    """Healthy when a STOMP CONNECT is answered with CONNECTED (over TLS verified with `ca_certs` if given)."""
     conn = stomp.Connection([(host, port)], reconnect_attempts_max=1, timeout=timeout)
+    if ca_certs is not None:
+        conn.set_ssl(for_hosts=[(host, port)], ca_certs=ca_certs)
+    credentials = {"username": login[0], "passcode": login[1]} if login else {}
     try:
-        conn.connect(wait=True, headers={"client-id": "spider-stack-probe"})
+        conn.connect(wait=True, headers={"client-id": "spider-stack-probe"}, **credentials)
     except (stomp.exception.StompException, OSError) as exc:
         return False, f"no CONNECTED frame: {exc!r}"
     conn.disconnect()

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import abc
 import base64
+import grp
 import os
+import pwd
 import shutil
+import ssl
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from deploy.local import artifacts, health
+from deploy.local import artifacts, health, tls
 from deploy.local.config import ELASTICSEARCH_VERSION, OPENSEARCH_VERSION, StackConfig
 from services.common.errors import SpiderError
 
@@ -76,6 +79,17 @@ class Server(abc.ABC):
     def _resource(self, name: str) -> str:
         return resources.files("deploy.local").joinpath(name).read_text()
 
+    def _hand_over(self, paths: list[Path], user: str) -> None:
+        """Give `paths` to the unprivileged `user`, who must be able to walk down to them (not so under /root)."""
+        for parent in [*reversed(self.dir.parents)]:
+            if not parent.stat().st_mode & 0o001:
+                raise SpiderError(
+                    f"{self.name} runs as {user!r}, who cannot enter {parent}; "
+                    f"set SPIDER_STACK_DIR to a directory it can reach, e.g. /var/tmp/spider-stack"
+                )
+        for path in paths:
+            shutil.chown(path, user, pwd.getpwnam(user).pw_gid)
+
 
 class Kafka(Server):
     """Kafka in KRaft combined mode (broker and controller in one JVM), topics never auto-created."""
@@ -91,17 +105,26 @@ class Kafka(Server):
     def probe(self) -> tuple[bool, str]:
         return health.kafka(f"{self.cfg.host}:{self.cfg.port('kafka')}")
 
+    def listener_settings(self) -> dict[str, str]:
+        host, port = self.cfg.host, self.cfg.port("kafka")
+        return {
+            "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{self.ports()[1]}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        }
+
+    def format_args(self) -> list[str]:
+        """Extra arguments of the storage format (SCRAM users of the secure broker)."""
+        return []
+
     def properties(self) -> str:
-        host, port, ctrl = self.cfg.host, self.cfg.port("kafka"), self.cfg.port("kafka_controller")
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@{host}:{ctrl}",
-            "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctrl}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+            "controller.quorum.voters": f"1@{self.cfg.host}:{self.ports()[1]}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **self.listener_settings(),
             "log.dirs": str(self.dir / "data"),
             "auto.create.topics.enable": "false",
             "num.partitions": "1",
@@ -132,8 +155,9 @@ class Kafka(Server):
         if not (self.dir / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
             cmd = self._java(
-                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.dir / "server.properties")
-            )
+                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.dir / "server.properties"),
+                *self.format_args(),
+            )  # fmt: skip
             result = subprocess.run(cmd, capture_output=True, text=True)
             if result.returncode != 0:
                 raise artifacts.ArtifactError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
@@ -169,6 +193,13 @@ class ActiveMQ(Server):
         conf = self.dir / "conf"
         for sub in ("conf", "data", "tmp"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        xml = self._resource("activemq.xml.template").format(
+            data_dir=self.dir / "data", connectors="\n".join(self.connectors()), security=self.security()
+        )
+        (conf / "activemq.xml").write_text(xml)
+        (conf / "log4j.properties").write_text(self._resource("activemq-log4j.properties"))
+
+    def connectors(self) -> list[str]:
         connectors = [
             f'      <transportConnector name="stomp" uri="stomp://{self.cfg.host}:{self.cfg.port("stomp")}"/>'
         ]
@@ -176,11 +207,11 @@ class ActiveMQ(Server):
             connectors.append(
                 f'      <transportConnector name="openwire" uri="tcp://{self.cfg.host}:{self.cfg.port("openwire")}"/>'
             )
-        xml = self._resource("activemq.xml.template").format(
-            data_dir=self.dir / "data", connectors="\n".join(connectors)
-        )
-        (conf / "activemq.xml").write_text(xml)
-        (conf / "log4j.properties").write_text(self._resource("activemq-log4j.properties"))
+        return connectors
+
+    def security(self) -> str:
+        """Broker elements for TLS and authentication; none in the plaintext stack."""
+        return ""
 
     def command(self) -> list[str]:
         home, base = self.cfg.activemq_home, self.dir
@@ -249,24 +280,8 @@ class SearchServer(Server):
         for sub in ("data", "logs"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         if self.user:
-            self._check_reachable()
-            for path in [self.dir, *self.dir.rglob("*")]:
-                shutil.chown(path, self.user, self._user_group())
+            self._hand_over([self.dir, *self.dir.rglob("*")], self.user)
             self.log.touch()
-
-    def _check_reachable(self) -> None:
-        """The unprivileged user must be able to walk down to the state dir (not so under /root, mode 700)."""
-        for parent in [*reversed(self.dir.parents)]:
-            if not parent.stat().st_mode & 0o001:
-                raise SpiderError(
-                    f"{self.name} runs as {self.user!r}, who cannot enter {parent}; "
-                    f"set SPIDER_STACK_DIR to a directory it can reach, e.g. /var/tmp/spider-stack"
-                )
-
-    def _user_group(self) -> int:
-        import pwd
-
-        return pwd.getpwnam(self.user).pw_gid
 
     def _jvm_options(self, text: str) -> str:
         """Drop GC file logging and point dump files at our logs: the defaults are relative to the install dir."""
@@ -312,5 +327,174 @@ class Elasticsearch(SearchServer):
         return super().settings() | {"xpack.security.enabled": "false"}
 
 
+class SecureKafka(Kafka):
+    """The secure stack's Kafka: one SASL_SSL listener (SCRAM-SHA-512, TLS) for clients and between brokers.
+
+    The SCRAM users (the client user and the broker's own) are written into the storage when it is formatted;
+    only the controller listener, internal to this one process, stays in plaintext.
+    """
+
+    def ports(self) -> list[int]:
+        return [self.cfg.port("secure_kafka"), self.cfg.port("secure_kafka_controller")]
+
+    def listens(self) -> str:
+        return f"sasl_ssl://{self.cfg.host}:{self.ports()[0]} (SCRAM-SHA-512; controller {self.ports()[1]})"
+
+    def probe(self) -> tuple[bool, str]:
+        return health.kafka(f"{self.cfg.host}:{self.ports()[0]}", client_settings(self.cfg)["kafka"])
+
+    def listener_settings(self) -> dict[str, str]:
+        host, port, material = self.cfg.host, self.ports()[0], tls.Material(self.cfg.state_dir)
+        keystore_password = material.secret("keystore_password")
+        jaas = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="{}";'
+        return {
+            "listeners": f"SASL_SSL://{host}:{port},CONTROLLER://{host}:{self.ports()[1]}",
+            "advertised.listeners": f"SASL_SSL://{host}:{port}",
+            "inter.broker.listener.name": "SASL_SSL",
+            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas.format(
+                material.secret("kafka_broker_password")
+            ),
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(material.keystore),
+            "ssl.keystore.password": keystore_password,
+            "ssl.key.password": keystore_password,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(material.ca_cert),
+        }
+
+    def format_args(self) -> list[str]:
+        material = tls.Material(self.cfg.state_dir)
+        users = {"broker": "kafka_broker_password", tls.USER: "kafka_password"}
+        args = []
+        for user, secret in users.items():
+            args += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={material.secret(secret)}]"]
+        return args
+
+    def prepare(self) -> None:
+        super().prepare()
+        (self.dir / "server.properties").chmod(0o600)
+
+
+class SecureActiveMQ(ActiveMQ):
+    """The secure stack's ActiveMQ: a stomp+ssl connector only, and a user with a password (no anonymous access)."""
+
+    def ports(self) -> list[int]:
+        return [self.cfg.port("secure_stomp")]
+
+    def listens(self) -> str:
+        return f"stomp+ssl://{self.cfg.host}:{self.ports()[0]}"
+
+    def probe(self) -> tuple[bool, str]:
+        settings = client_settings(self.cfg)
+        return health.stomp_broker(self.cfg.host, self.ports()[0], **settings["stomp"])
+
+    def connectors(self) -> list[str]:
+        return [f'      <transportConnector name="stomp+ssl" uri="stomp+ssl://{self.cfg.host}:{self.ports()[0]}"/>']
+
+    def security(self) -> str:
+        material = tls.Material(self.cfg.state_dir)
+        return self._resource("activemq-security.xml.template").format(
+            keystore=material.keystore,
+            keystore_password=material.secret("keystore_password"),
+            username=tls.USER,
+            password=material.secret("amq_password"),
+        )
+
+    def prepare(self) -> None:
+        super().prepare()
+        (self.dir / "conf" / "activemq.xml").chmod(0o600)
+
+
+class TlsProxy(Server):
+    """nginx terminating TLS with basic auth in front of Elasticsearch and OpenSearch (whose integ-test builds have
+    no security plugin). OpenSearch also answers under /os/ and /es/, the reference's paths of an OpenSearch host."""
+
+    name = "proxy"
+
+    def ports(self) -> list[int]:
+        return [self.cfg.port("secure_elasticsearch"), self.cfg.port("secure_opensearch")]
+
+    def listens(self) -> str:
+        h = self.cfg.host
+        return f"https://{h}:{self.ports()[0]} -> elasticsearch, https://{h}:{self.ports()[1]}(/os, /es) -> opensearch"
+
+    def probe(self) -> tuple[bool, str]:
+        settings = client_settings(self.cfg)["search"]
+        endpoints = self.cfg.endpoints()
+        details = []
+        for kind, url in (
+            ("elasticsearch", endpoints["elasticsearch"]),
+            ("opensearch", endpoints["opensearch"] + "/os"),
+        ):
+            healthy, detail = health.search(url, kind, **settings)
+            if not healthy:
+                return False, f"{url}: {detail}"
+            details.append(detail)
+        return True, "; ".join(details)
+
+    @property
+    def nginx(self) -> str:
+        return shutil.which("nginx") or "/usr/sbin/nginx"
+
+    def prepare_binaries(self) -> None:
+        if not Path(self.nginx).is_file():
+            raise artifacts.ArtifactError(
+                "nginx not found; install it with: apt-get update && apt-get install -y nginx"
+            )
+
+    def prepare(self) -> None:
+        self.prepare_binaries()
+        material = tls.Material(self.cfg.state_dir)
+        temp = self.dir / "tmp"
+        temp.mkdir(parents=True, exist_ok=True)
+        htpasswd = self.dir / "htpasswd"
+        hashed = subprocess.run(
+            ["openssl", "passwd", "-6", "-stdin"], input=material.secret("search_password"),
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        htpasswd.write_text(f"{tls.USER}:{hashed}\n")
+        htpasswd.chmod(0o400)
+        worker = ""
+        if os.geteuid() == 0:  # the master (root) reads the key; workers run unprivileged and read the htpasswd
+            user = self.cfg.run_user
+            self._hand_over([temp, htpasswd], user)
+            worker = f"user {user} {grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name};"
+        conf = self._resource("nginx.conf.template").format(
+            worker=worker, dir=self.dir, temp=temp, htpasswd=htpasswd, host=self.cfg.host,
+            cert=material.server_cert, key=material.server_key,
+            es_port=self.ports()[0], os_port=self.ports()[1],
+            es_backend=self.cfg.port("elasticsearch"), os_backend=self.cfg.port("opensearch"),
+        )  # fmt: skip
+        (self.dir / "nginx.conf").write_text(conf)
+
+    def command(self) -> list[str]:
+        return [self.nginx, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-e", "stderr"]
+
+
+def client_settings(cfg: StackConfig) -> dict[str, dict]:
+    """How a client logs in to the secure stack: librdkafka settings, the search and STOMP probes' arguments."""
+    material = tls.Material(cfg.state_dir)
+    user = tls.USER
+    context = ssl.create_default_context(cafile=str(material.ca_cert))
+    return {
+        "kafka": {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": user,
+            "sasl.password": material.secret("kafka_password"),
+            "ssl.ca.location": str(material.ca_cert),
+        },
+        "search": {"context": context, "auth": (user, material.secret("search_password"))},
+        "stomp": {"ca_certs": str(material.ca_cert), "login": (user, material.secret("amq_password"))},
+    }
+
+
 def all_servers(cfg: StackConfig) -> dict[str, Server]:
-    return {cls.name: cls(cfg) for cls in (Kafka, ActiveMQ, OpenSearch, Elasticsearch)}
+    if cfg.secure:
+        classes: tuple[type[Server], ...] = (SecureKafka, SecureActiveMQ, OpenSearch, Elasticsearch, TlsProxy)
+    else:
+        classes = (Kafka, ActiveMQ, OpenSearch, Elasticsearch)
+    return {cls.name: cls(cfg) for cls in classes}

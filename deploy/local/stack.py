@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.local import health, process
-from deploy.local.config import SERVERS, StackConfig
+from deploy.local import health, process, tls
+from deploy.local.config import StackConfig
 from deploy.local.servers import Server, all_servers
 from services.common.errors import SpiderError
 
@@ -39,10 +39,10 @@ class Outcome:
 
 def select(cfg: StackConfig, only: list[str] | None) -> list[Server]:
     servers = all_servers(cfg)
-    names = only or list(SERVERS)
+    names = only or list(cfg.servers)
     unknown = [n for n in names if n not in servers]
     if unknown:
-        raise StackError(f"unknown server {unknown[0]!r}; choose from {', '.join(SERVERS)}")
+        raise StackError(f"unknown server {unknown[0]!r}; choose from {', '.join(cfg.servers)}")
     return [servers[n] for n in names]
 
 
@@ -50,9 +50,9 @@ def recorded(cfg: StackConfig) -> tuple[StackConfig, list[str]]:
     """The config and the servers of the last `up` in this state dir; `cfg` and all servers if none."""
     path = cfg.state_dir / RECORD
     if not path.exists():
-        return cfg, list(SERVERS)
+        return cfg, list(cfg.servers)
     saved = json.loads(path.read_text())
-    return StackConfig(**(saved["config"] | {"dir": str(cfg.state_dir)})), saved["servers"]
+    return StackConfig(**(saved["config"] | {"dir": str(cfg.dir.absolute()), "secure": cfg.secure})), saved["servers"]
 
 
 def up(cfg: StackConfig, only: list[str] | None = None) -> list[Outcome]:
@@ -61,8 +61,10 @@ def up(cfg: StackConfig, only: list[str] | None = None) -> list[Outcome]:
     names = [s.name for s in servers]
     if (cfg.state_dir / RECORD).exists():
         names += [n for n in recorded(cfg)[1] if n not in names and process.running_pid(cfg.state_dir / n / "pid")]
-    record = {"config": cfg.model_dump(mode="json"), "servers": [n for n in SERVERS if n in names]}
+    record = {"config": cfg.model_dump(mode="json"), "servers": [n for n in cfg.servers if n in names]}
     (cfg.state_dir / RECORD).write_text(json.dumps(record, indent=2))
+    if cfg.secure:
+        tls.Material(cfg.state_dir).ensure([cfg.host, "localhost"])
     with ThreadPoolExecutor(len(servers)) as pool:
         return list(pool.map(_bring_up, servers))
 
