@@ -30,4 +30,7 @@ def from_ms(ms: int) -> datetime:
 
 
 def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
+    """Whole seconds unless the moment has a fraction (Kafka times are milliseconds): never shown cut."""
+    if not moment:
+        return None
+    return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds").replace("+00:00", "Z")

@@ -9,7 +9,7 @@ from services.common.errors import SpiderError
 from services.common.groups import GroupNames
 from services.recovery.purge import monit_request, query
 from services.recovery.replay import parse_offsets
-from services.recovery.timepoints import parse_time
+from services.recovery.timepoints import iso, parse_time
 
 
 @pytest.mark.parametrize(
@@ -18,6 +18,11 @@ from services.recovery.timepoints import parse_time
 )
 def test_times_are_iso_8601_or_epoch_seconds_in_utc(text):
     assert parse_time(text) == datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
+
+
+def test_times_are_shown_with_their_milliseconds_when_they_have_some():
+    assert iso(parse_time("1738324800.125")) == "2025-01-31T12:00:00.125Z"
+    assert iso(parse_time("1738324800")) == "2025-01-31T12:00:00Z"
 
 
 def test_an_unreadable_time_says_which_formats_work():
