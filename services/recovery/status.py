@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.collector.checkpoints import CheckpointError, CheckpointStore
+from services.common.ages import age
 from services.common.config import KafkaSettings
 from services.common.groups import GroupNames
 from services.recovery.kafka_view import TP, KafkaView
@@ -152,17 +153,6 @@ def to_json(status: Status) -> dict:
     }
 
 
-def _age(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s"
-
-
 def render(status: Status, now: datetime, console: Console) -> None:
     if not status.groups:
         console.print("No consumer group of the pipeline found (has the converter or a sink ever run?).")
@@ -175,7 +165,7 @@ def render(status: Status, now: datetime, console: Console) -> None:
             committed = "none" if p.committed is None else str(p.committed)
             lag = f"{p.lag} ({p.lost} lost to retention)" if p.lost else str(p.lag)
             oldest = iso(p.oldest_unconsumed) or "-"
-            waiting = _age((now - p.oldest_unconsumed).total_seconds()) if p.oldest_unconsumed else "-"
+            waiting = age((now - p.oldest_unconsumed).total_seconds()) if p.oldest_unconsumed else "-"
             table.add_row(p.topic, str(p.partition), committed, str(p.end), lag, oldest, waiting)
         console.print(table)
     if status.dead_letters:
@@ -194,5 +184,5 @@ def render(status: Status, now: datetime, console: Console) -> None:
         for column in ("schedd", "checkpoint", "age"):
             table.add_column(column)
         for c in status.checkpoints:
-            table.add_row(c.schedd, iso(c.checkpoint), _age(c.age_s))
+            table.add_row(c.schedd, iso(c.checkpoint), age(c.age_s))
         console.print(table)
