@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 DOCUMENTS = Counter(
     "spider_sink_documents",
-    "Documents handled by a sink, by outcome: in (consumed), out (accepted by the target), rejected, undecodable",
+    "Documents handled by a sink, by outcome: in (consumed), out (accepted by the target), rejected, undecodable, "
+    "skipped (re-driven for other targets)",
     ["topic", "target", "outcome"],
 )
 BULK_DURATION = Histogram(

@@ -20,7 +20,7 @@ from services.common.config import ClusterConfig, KafkaSettings
 from services.common.search_clients import client
 from services.sinks import elasticsearch, opensearch
 from services.sinks.config import SinkConfig
-from services.sinks.runner import SinkRunner
+from services.sinks.runner import SinkRunner, Target
 
 from .kafka_helpers import STACK
 
@@ -128,6 +128,13 @@ def cleanup(search, prefix: str) -> None:
 def running(config: SinkConfig, kind: str, cluster: str) -> Iterator[SinkRunner]:
     """The sink runner of one cluster in a thread; stopped (gracefully) on exit."""
     [target] = FACTORIES[kind](config, cluster)
+    with running_target(config, target) as runner:
+        yield runner
+
+
+@contextmanager
+def running_target(config: SinkConfig, target: Target) -> Iterator[SinkRunner]:
+    """The sink runner of any target in a thread; stopped (gracefully) on exit."""
     runner = SinkRunner(target, config)
     errors: list[BaseException] = []
 
