@@ -9,24 +9,19 @@ from __future__ import annotations
 import logging
 import math
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from services.common import version
+from services.common.compacted import CompactedTable
 from services.common.config import KafkaSettings, read_json
-from services.common.errors import ConfigError, SpiderError
+from services.common.errors import ConfigError
 from services.common.topics import CHECKPOINTS
 
 log = logging.getLogger(__name__)
-
-
-class CheckpointError(SpiderError):
-    """The checkpoint topic could not be read or written."""
 
 
 def parse_reference(data: object, source: str = "checkpoint.json") -> dict[str, float]:
@@ -92,92 +87,23 @@ def decode(value: bytes | None) -> float | None:
 
 
 class CheckpointStore:
-    """Reads the whole compacted topic (latest record per schedd wins) and writes acknowledged records."""
+    """The checkpoints as a compacted-topic table: the latest record per schedd wins."""
 
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 30.0) -> None:
-        self.kafka = kafka
         self.topic = kafka.topic(CHECKPOINTS)
-        self.timeout_s = timeout_s
-        self._producer: Producer | None = None
+        self._table = CompactedTable(kafka, self.topic, timeout_s)
 
     def load(self) -> dict[str, float]:
-        consumer = Consumer(
-            self.kafka.client_config()
-            | {
-                "group.id": f"spider-checkpoint-reader-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
-        )
-        deadline = time.monotonic() + self.timeout_s
         try:
-            while True:
-                try:
-                    return self._read_all(consumer)
-                except KafkaException as exc:
-                    error: KafkaError = exc.args[0]
-                    if not error.retriable() and error.code() != KafkaError.NOT_LEADER_FOR_PARTITION:
-                        raise CheckpointError(f"cannot read checkpoints from {self.topic}: {error.str()}") from None
-                    if time.monotonic() > deadline:
-                        raise CheckpointError(f"cannot read checkpoints from {self.topic}: {error.str()}") from None
-                    time.sleep(0.2)  # a new topic's leader is being elected, or a broker is moving
+            rows = self._table.read()
         finally:
-            consumer.close()
-
-    def _read_all(self, consumer: Consumer) -> dict[str, float]:
-        metadata = consumer.list_topics(self.topic, timeout=self.timeout_s)
-        topic = metadata.topics.get(self.topic)
-        if topic is None or topic.error is not None or not topic.partitions:
-            raise CheckpointError(f"checkpoint topic {self.topic} does not exist: run `spider topics create`")
-        ends = {}
-        for partition in topic.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=self.timeout_s)
-            if high > low:
-                ends[partition] = high
-        checkpoints: dict[str, float] = {}
-        if not ends:
-            return checkpoints
-        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in ends])
-        deadline = time.monotonic() + self.timeout_s
-        while ends:
-            if time.monotonic() > deadline:
-                raise CheckpointError(f"timed out reading checkpoints from {self.topic}")
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error() is not None:
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise CheckpointError(f"cannot read checkpoints from {self.topic}: {msg.error().str()}")
-                ends.pop(msg.partition(), None)
-                continue
-            name = msg.key().decode() if msg.key() else None
-            if name is not None:
-                value = decode(msg.value())
-                if value is None:
-                    checkpoints.pop(name, None)
-                else:
-                    checkpoints[name] = value
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
-        return checkpoints
+            self._table.close_consumer()
+        checkpoints = {name: decode(value) for name, value in rows.items()}
+        return {name: value for name, value in checkpoints.items() if value is not None}
 
     def save(self, checkpoints: Mapping[str, float], now: float | None = None, remove: Iterable[str] = ()) -> None:
         """Write checkpoints (and tombstones for `remove`) and return only once Kafka acknowledged every one."""
-        if self._producer is None:
-            self._producer = Producer(self.kafka.client_config() | {"enable.idempotence": True, "acks": "all"})
-        failures: list[str] = []
-
-        def report(err, msg) -> None:
-            if err is not None:
-                failures.append(f"{msg.key().decode()}: {err.str()}")
-
         stamp = time.time() if now is None else now
-        for name, value in checkpoints.items():
-            key, body = encode(name, value, stamp)
-            self._producer.produce(self.topic, body, key, on_delivery=report)
-        for name in remove:
-            self._producer.produce(self.topic, None, name.encode(), on_delivery=report)
-        remaining = self._producer.flush(self.timeout_s)
-        if remaining or failures:
-            reason = failures[0] if failures else f"{remaining} not acknowledged within {self.timeout_s:.0f} s"
-            raise CheckpointError(f"checkpoints not stored in {self.topic}: {reason}")
+        rows: dict[str, bytes | None] = {name: encode(name, value, stamp)[1] for name, value in checkpoints.items()}
+        rows.update(dict.fromkeys(remove))
+        self._table.write(rows)

@@ -14,8 +14,9 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
-from services.collector.checkpoints import CheckpointError, CheckpointStore
+from services.collector.checkpoints import CheckpointStore
 from services.common.ages import age
+from services.common.compacted import CompactedTopicError
 from services.common.config import KafkaSettings
 from services.common.groups import GroupNames
 from services.recovery.kafka_view import TP, KafkaView
@@ -124,7 +125,7 @@ def checkpoints(kafka: KafkaSettings, now: datetime) -> tuple[list[ScheddCheckpo
     """Per-schedd checkpoints from the collector's compacted topic, oldest first (the ones to worry about)."""
     try:
         found = CheckpointStore(kafka).load()
-    except CheckpointError as exc:
+    except CompactedTopicError as exc:
         return [], str(exc)
     rows = [ScheddCheckpoint(name, from_ms(int(ts * 1000)), now.timestamp() - ts) for name, ts in found.items()]
     return sorted(rows, key=lambda c: c.checkpoint), None

@@ -284,7 +284,7 @@ def test_checkpoint_show_says_there_are_none_yet(kafka, tmp_path):
     status, out = checkpoint_cli(kafka, tmp_path, "show")
 
     assert status == 0
-    assert out.startswith("no checkpoints yet")
+    assert "\nno checkpoints yet" in "\n" + out
 
 
 def test_checkpoint_import_replace_restores_a_backup_exactly_after_showing_the_changes(kafka, tmp_path):
