@@ -12,25 +12,44 @@ writes them with its runner. Sink time runs from its first consumed document to 
 Wall-clock ratios swing widely when other work shares the machine, so the client-side CPU (this process's
 user + system time over the same window, ms per 1,000 documents) is reported for both sides as well: for the
 sink that is its threads (runner, writers, librdkafka); for the baseline, the helper's chunking and requests.
+
+The search server's CPU (`*_server_cpu_ms_per_1000`: user + system time of the Elasticsearch or OpenSearch
+processes, read from /proc through the local stack's pid files) is counted from the start of each side until
+the cluster has refreshed and finished merging what that side wrote, so each side pays its own indexing work.
+
+    python -m bench.sink_throughput --compare-mapping [--kind ...] [--docs 20000] [--rounds 3]
+
+indexes the same converted documents (diverse ads: CRAB and WMAgent, queue and history) with `helpers.bulk`
+into indices with spider's index template and into indices with the reference system's mapping
+(bench/reference_mapping.py), alternating which goes first, and reports the server CPU per 1,000 documents of
+each, their ratio (spider / reference; target <= 1), Lucene documents (nested objects count apart) and store
+size. `--quick` (2,000 documents, 2 rounds) is a smoke run for either mode.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import statistics
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 from elasticsearch import helpers as es_helpers
 from opensearchpy import helpers as os_helpers
 from prometheus_client import REGISTRY
 
-from bench.ads import realistic_ads
+from bench import reference_mapping
+from bench.ads import Kind, realistic_ads
+from deploy.local import process
+from deploy.local.config import load_stack_config
+from deploy.local.servers import all_servers
 from services.common import raw_message, topics
 from services.common.config import ClusterConfig, KafkaSettings
 from services.common.search_clients import client
@@ -44,13 +63,14 @@ PORTS = {"elasticsearch": 9200, "opensearch": 9201}
 HELPERS = {"elasticsearch": es_helpers, "opensearch": os_helpers}
 FACTORIES = {"elasticsearch": elasticsearch.targets, "opensearch": opensearch.targets}
 UNIQUE_ADS = 3000
+T = TypeVar("T")
 
 
-def make_documents(n: int) -> list[Document]:
+def make_documents(n: int, kind: Kind = "history") -> list[Document]:
     """n converted documents; beyond UNIQUE_ADS the ads repeat under new job ids (conversion is slow)."""
     context = ConversionContext(None, "0123456789ab", "bench", "bench", "bench")
     base = []
-    for ad in realistic_ads(min(n, UNIQUE_ADS), seed=7, kind="history"):
+    for ad in realistic_ads(min(n, UNIQUE_ADS), seed=7, kind=kind):
         _, value = raw_message.encode(ad, source="condor_history", pool="Global", schedd="bench", collected_at=1.7e9)
         doc = convert(raw_message.decode(value), context)
         if doc is not None:
@@ -74,6 +94,50 @@ def sink_config(kind: str, workdir: Path, kafka: KafkaSettings, prefix: str, bat
         batch_size=batch,
         number_of_replicas=0,
     )
+
+
+def server_group(kind: str) -> int:
+    """Process group of the local stack's `kind` server (Elasticsearch: its launcher and server JVM)."""
+    server = all_servers(load_stack_config())[kind]
+    pid = process.running_pid(server.pid_file)
+    if pid is None:
+        raise SystemExit(
+            f"no running {kind} recorded in {server.pid_file}: the server CPU is read through the stack's pid files;"
+            " run from the checkout that started the stack, or set SPIDER_STACK_DIR to its state directory"
+        )
+    return pid  # each stack server leads its own session
+
+
+def settle(search, pattern: str, timeout_s: float = 300.0) -> None:
+    """Refresh, then wait until no merge runs and the segment count has held still for a second: the segments
+    a bulk wrote and the merges they set off are then done, so their CPU counts with the indexing."""
+    search.indices.refresh(index=pattern)
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        total = search.indices.stats(index=pattern, metric="merge,segments")["_all"]["total"]
+        state = (total["merges"]["current"], total["segments"]["count"])
+        if state[0] == 0 and state == last:
+            return
+        last = state
+        time.sleep(1)
+    raise TimeoutError(f"merges on {pattern} still running after {timeout_s:.0f} s")
+
+
+def with_server_cpu(kind: str, search, pattern: str, work: Callable[[], T]) -> tuple[T, float]:
+    """`work()`, which indexes into `pattern`, and the server's CPU seconds from its start until the indices
+    have settled."""
+    group = server_group(kind)
+    before = process.cpu_seconds(group)
+    result = work()
+    settle(search, pattern)
+    return result, process.cpu_seconds(group) - before
+
+
+def drop(search, prefix: str) -> None:
+    """Delete the bench's indices and index template of `prefix`."""
+    search.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+    if search.indices.exists_index_template(name=prefix):
+        search.indices.delete_index_template(name=prefix)
 
 
 def run_baseline(kind: str, search, docs: list[Document], prefix: str, config: SinkConfig) -> tuple[float, float]:
@@ -147,12 +211,11 @@ def run_sink(kind: str, docs: list[Document], config: SinkConfig) -> tuple[float
     return done - first, first - started, cpu
 
 
-def one_round(kind: str, docs: list[Document], batch: int, sink_first: bool) -> tuple[float, ...]:
-    """(baseline seconds, sink seconds, sink group-join seconds, baseline CPU s, sink CPU s) on fresh indices
-    and topics.
+def one_round(kind: str, docs: list[Document], batch: int, sink_first: bool) -> dict[str, float]:
+    """Seconds, client and server CPU seconds of baseline and sink on fresh indices and topics.
 
-    Whichever runs second starts while the cluster still merges and flushes the first one's ~150 MB, which
-    slowed the second by up to half on the 2-core VM; rounds therefore alternate the order."""
+    The second side used to start while the cluster still merged the first one's ~150 MB, which slowed it by up
+    to half on the 2-core VM; each side now waits for its merges (`settle`), and rounds alternate the order."""
     n = len(docs)
     search = client(ClusterConfig(name="bench", kind=kind, host="127.0.0.1", port=PORTS[kind], scheme="http"))
     run_id = uuid.uuid4().hex[:8]
@@ -164,22 +227,35 @@ def one_round(kind: str, docs: list[Document], batch: int, sink_first: bool) -> 
         # the same template for the baseline's indices, so both index with identical mappings
         base_config = config.model_copy(update={"index_template": base_prefix})
         BulkTarget("baseline", FACTORIES[kind](config, "bench")[0].client, base_config, registry).initialize()
+        sides = {
+            "baseline": (f"{base_prefix}-*", functools.partial(run_baseline, kind, search, docs, base_prefix, config)),
+            "sink": (f"{sink_prefix}-*", functools.partial(run_sink, kind, docs, config)),
+        }
+        measured = {}
         try:
-            if sink_first:
-                sink_s, join_s, sink_cpu = run_sink(kind, docs, config)
-                base_s, base_cpu = run_baseline(kind, search, docs, base_prefix, config)
-            else:
-                base_s, base_cpu = run_baseline(kind, search, docs, base_prefix, config)
-                sink_s, join_s, sink_cpu = run_sink(kind, docs, config)
-            search.indices.refresh(index=f"{sink_prefix}-*")
+            for side in ("sink", "baseline") if sink_first else ("baseline", "sink"):
+                measured[side] = with_server_cpu(kind, search, *sides[side])
             landed = search.count(index=f"{sink_prefix}-*")["count"]
             assert landed == n, f"sink indexed {landed} of {n}"
         finally:
-            for prefix in (base_prefix, sink_prefix):
-                search.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-                if search.indices.exists_index_template(name=prefix):
-                    search.indices.delete_index_template(name=prefix)
-    return base_s, sink_s, join_s, base_cpu, sink_cpu
+            drop(search, base_prefix)
+            drop(search, sink_prefix)
+    (base_s, base_cpu), base_server = measured["baseline"]
+    (sink_s, join_s, sink_cpu), sink_server = measured["sink"]
+    return {
+        "baseline_s": base_s,
+        "sink_s": sink_s,
+        "join_s": join_s,
+        "baseline_cpu": base_cpu,
+        "sink_cpu": sink_cpu,
+        "baseline_server_cpu": base_server,
+        "sink_server_cpu": sink_server,
+    }
+
+
+def per_1000(seconds: float, n: int) -> float:
+    """CPU seconds over n documents -> ms per 1,000 documents."""
+    return round(seconds * 1e6 / n, 1)
 
 
 def bench(kind: str, n: int, batch: int, rounds: int) -> dict[str, float]:
@@ -188,21 +264,85 @@ def bench(kind: str, n: int, batch: int, rounds: int) -> dict[str, float]:
     docs = make_documents(n)
     size = sum(len(orjson.dumps(d.body)) for d in docs) / len(docs)
     results = [one_round(kind, docs, batch, sink_first=i % 2 == 1) for i in range(rounds)]
-    base_s = statistics.median(r[0] for r in results)
-    sink_s = statistics.median(r[1] for r in results)
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in results)
+
     result = {
         "docs": n,
         "rounds": rounds,
         "doc_bytes": round(size),
-        "baseline_docs_per_s": round(n / base_s),
-        "sink_docs_per_s": round(n / sink_s),
-        "ratio": round(base_s / sink_s, 3),
-        "per_round_ratio": [round(r[0] / r[1], 3) for r in results],
-        "sink_group_join_s": round(statistics.median(r[2] for r in results), 2),
-        "baseline_cpu_ms_per_1000": round(statistics.median(r[3] for r in results) * 1e6 / n, 1),
-        "sink_cpu_ms_per_1000": round(statistics.median(r[4] for r in results) * 1e6 / n, 1),
+        "baseline_docs_per_s": round(n / median("baseline_s")),
+        "sink_docs_per_s": round(n / median("sink_s")),
+        "ratio": round(median("baseline_s") / median("sink_s"), 3),
+        "per_round_ratio": [round(r["baseline_s"] / r["sink_s"], 3) for r in results],
+        "sink_group_join_s": round(median("join_s"), 2),
+        "baseline_cpu_ms_per_1000": per_1000(median("baseline_cpu"), n),
+        "sink_cpu_ms_per_1000": per_1000(median("sink_cpu"), n),
+        "baseline_server_cpu_ms_per_1000": per_1000(median("baseline_server_cpu"), n),
+        "sink_server_cpu_ms_per_1000": per_1000(median("sink_server_cpu"), n),
     }
     print(kind, orjson.dumps(result).decode(), flush=True)
+    return result
+
+
+MAPPINGS = {"spider": templates.index_template, "reference": reference_mapping.index_template}
+# Indexed first, apart: they create the daily indices and every dynamic field (a fixed cost per index and day,
+# which production spreads over a day's documents, not over a few thousand).
+WARMUP_DOCS = 500
+
+
+def mapping_round(kind: str, docs: list[Document], batch: int, reference_first: bool) -> dict[str, dict[str, float]]:
+    """Per mapping, on fresh indices: the server's CPU seconds to index the warm-up documents and then the others,
+    the Lucene documents (a nested object is a document of its own) and store bytes."""
+    search = client(ClusterConfig(name="bench", kind=kind, host="127.0.0.1", port=PORTS[kind], scheme="http"))
+    registry = templates.load_registry()
+    run_id = uuid.uuid4().hex[:8]
+    config = SinkConfig(batch_size=batch)
+
+    def indexing_cpu(part: list[Document], prefix: str) -> float:
+        bulk = functools.partial(run_baseline, kind, search, part, prefix, config)
+        return with_server_cpu(kind, search, f"{prefix}-*", bulk)[1]
+
+    figures = {}
+    for name in ("reference", "spider") if reference_first else ("spider", "reference"):
+        prefix = f"bench-{run_id}-{name}"
+        try:
+            search.indices.put_index_template(name=prefix, body=MAPPINGS[name](registry, prefix, replicas=0))
+            warmup = indexing_cpu(docs[:WARMUP_DOCS], prefix)
+            cpu = indexing_cpu(docs[WARMUP_DOCS:], prefix)
+            stored = search.indices.stats(index=f"{prefix}-*", metric="docs,store")["_all"]["primaries"]
+            figures[name] = {
+                "warmup_server_cpu": warmup,
+                "server_cpu": cpu,
+                "lucene_docs": stored["docs"]["count"],
+                "store_bytes": stored["store"]["size_in_bytes"],
+            }
+        finally:
+            drop(search, prefix)
+    return figures
+
+
+def compare_mappings(kind: str, n: int, batch: int, rounds: int) -> dict[str, float]:
+    """Server CPU of spider's index template against the reference's mapping on the same documents (per 1,000
+    after the warm-up); medians over `rounds` rounds alternating which mapping goes first."""
+    docs = make_documents(n, kind="mixed")
+    measured = n - WARMUP_DOCS
+    results = [mapping_round(kind, docs, batch, reference_first=i % 2 == 0) for i in range(rounds)]
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[name][key] for r in results)
+
+    result: dict[str, float] = {"docs": n, "warmup_docs": WARMUP_DOCS, "rounds": rounds}
+    for name in MAPPINGS:
+        result[f"{name}_server_cpu_ms_per_1000"] = per_1000(median(name, "server_cpu"), measured)
+    result["ratio"] = round(median("spider", "server_cpu") / median("reference", "server_cpu"), 3)
+    result["per_round_ratio"] = [round(r["spider"]["server_cpu"] / r["reference"]["server_cpu"], 3) for r in results]
+    for name in MAPPINGS:
+        result[f"{name}_warmup_server_cpu_s"] = round(median(name, "warmup_server_cpu"), 2)
+        result[f"{name}_lucene_docs"] = round(median(name, "lucene_docs"))
+        result[f"{name}_store_mb"] = round(median(name, "store_bytes") / 2**20, 1)
+    print(kind, "mapping", orjson.dumps(result).decode(), flush=True)
     return result
 
 
@@ -212,10 +352,17 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compare-mapping", action="store_true", help="spider's index template vs the reference's")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 documents, 2 rounds")
     args = parser.parse_args()
+    if args.quick:
+        args.docs, args.rounds = 2000, 2
+    if args.compare_mapping and args.docs < 2 * WARMUP_DOCS:
+        parser.error(f"--compare-mapping needs at least {2 * WARMUP_DOCS} documents ({WARMUP_DOCS} warm up)")
     kinds = ["elasticsearch", "opensearch"] if args.kind == "both" else [args.kind]
+    run = compare_mappings if args.compare_mapping else bench
     for kind in kinds:
-        bench(kind, args.docs, args.batch, args.rounds)
+        run(kind, args.docs, args.batch, args.rounds)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,17 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU time so far of a process group's live members, all threads (benchmarks read the search
+    servers' indexing cost from it)."""
+    ticks = 0
+    for pid in group_members(pgid):
+        fields = _stat(pid)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def group_members(pgid: int) -> list[int]:
     """Live processes (not zombies) of a process group."""
     members = []
