@@ -36,9 +36,10 @@ from services.recovery.timepoints import from_ms, iso, to_ms
 # a time window starts this much earlier in Kafka, then each record's own time decides.
 CLOCK_MARGIN = timedelta(minutes=5)
 _BULK_ERROR = re.compile(r"^HTTP \d+ ([A-Za-z_.]+)")
-_SECRET_NAME = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api_?key|private_?key", re.IGNORECASE)
+_SECRET_WORDS = r"passw(?:or)?d|passphrase|passcode|secret|token|credential|api_?key|private_?key"
+_SECRET_NAME = re.compile(_SECRET_WORDS, re.IGNORECASE)
 _SECRET_ASSIGNMENT = re.compile(
-    r"\b([A-Za-z0-9_]*(?:PASS(?:WORD|WD|PHRASE)?|SECRET|TOKEN|CREDENTIAL|API_?KEY|PRIVATE_?KEY)[A-Za-z0-9_]*)"
+    rf"\b([A-Za-z0-9_]*(?:{_SECRET_WORDS})[A-Za-z0-9_]*)"
     r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s;,\"']+)",
     re.IGNORECASE,
 )
@@ -389,8 +390,9 @@ def plan(
 ) -> Plan:
     """What a re-drive sends, and what it leaves out and why. `redriven` maps dead-letter coordinates to the
     message that already re-drove them (left out unless `again`). Sink dead letters of one document id and
-    target: only the newest (highest origin offset) is sent. Dead letters of one original message (several
-    targets refused it) become one message naming every such target."""
+    target: only the newest (highest origin offset) is sent, and its `redrive_of` names the older ones too, so a
+    later re-drive knows them as done. Dead letters of one original message (several targets refused it)
+    become one message naming every such target."""
     result = Plan()
     candidates: list[Stored] = []
     for stored in found:
@@ -414,12 +416,15 @@ def plan(
         if other is None or _origin_position(stored) > _origin_position(other):
             newest[doc] = stored
     kept = set(map(id, newest.values()))
+    covered: dict[int, list[str]] = defaultdict(list)  # a kept dead letter -> the older ones its send covers
     merged: dict[tuple[str, int | None, int | None], list[Stored]] = {}
     for stored in candidates:
         letter = stored.letter
         assert letter is not None
-        if target_of(letter) is not None and letter.origin.key and id(stored) not in kept:
+        target = target_of(letter)
+        if target is not None and letter.origin.key and id(stored) not in kept:
             result.superseded.append(stored.coordinate)
+            covered[id(newest[(letter.origin.topic or "", letter.origin.key, target)])].append(stored.coordinate)
             continue
         origin = letter.origin
         merged.setdefault((origin.topic or "", origin.partition, origin.offset), []).append(stored)
@@ -434,7 +439,7 @@ def plan(
                 value=origin.value or b"",
                 headers=tuple(origin.headers),
                 targets=tuple(sorted({t for t in map(target_of, letters) if t is not None})),
-                of=tuple(sorted(s.coordinate for s in group)),
+                of=tuple(sorted(c for s in group for c in (s.coordinate, *covered[id(s)]))),
                 time=min(letter.time for letter in letters),
             )
         )
