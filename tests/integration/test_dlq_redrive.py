@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from services.sinks import amq, metrics
 from services.sinks.config import SinkConfig
 
 from .activemq import Subscriber
-from .kafka_helpers import STACK, create_topics, delete_topics, private_kafka
+from .kafka_helpers import STACK, create_topics, delete_topics, private_kafka, produce
 from .search_sink_support import (
     FACTORIES,
     SHORT,
@@ -249,3 +250,25 @@ def test_converter_dead_letters_go_back_to_the_raw_topic_and_partition_they_came
         headers = dict(msg.headers())
         assert set(headers) == {"redrive_of"}  # no target named: every sink takes what the converter makes
         assert headers["redrive_of"].decode().startswith(kafka.topic(topics.DLQ_CONVERTER))
+
+
+def test_status_counts_the_dead_letters_each_topic_keeps_and_those_new_since_a_time(kafka, unique, tmp_path):
+    write_workdir(tmp_path, kafka, f"t-{unique}", [])
+    hour_ms = 3_600_000
+    now_ms = int(time.time() * 1000)
+    produce(kafka, kafka.topic(topics.DLQ_SINKS), 0, [now_ms - h * hour_ms for h in (30, 20, 3, 1)])
+    produce(kafka, kafka.topic(topics.DLQ_SINKS), 1, [now_ms - 2 * hour_ms])
+    produce(kafka, kafka.topic(topics.DLQ_CONVERTER), 1, [now_ms - 40 * hour_ms])
+    since = str((now_ms - 5 * hour_ms) // 1000)
+
+    default = spider(tmp_path, "status", "--json")["dead_letters"]
+    narrowed = spider(tmp_path, "status", "--json", "--dead-letters-since", since)["dead_letters"]
+    table = spider_output(tmp_path, "status", "--dead-letters-since", since)
+
+    assert [(d["topic"], d["total"], d["new"]) for d in default] == [
+        (kafka.topic(topics.DLQ_CONVERTER), 1, 0),
+        (kafka.topic(topics.DLQ_SINKS), 5, 4),
+    ]
+    assert [(d["total"], d["new"]) for d in narrowed] == [(1, 0), (5, 3)]
+    [row] = [line for line in table.splitlines() if kafka.topic(topics.DLQ_SINKS) in line]
+    assert [cell.strip() for cell in row.split("│")[1:-1]] == [kafka.topic(topics.DLQ_SINKS), "5", "3"]
