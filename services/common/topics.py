@@ -18,10 +18,13 @@ class TopicSpec:
     partitions: int = 4
     retention_ms: int = 7 * DAY_MS
     compacted: bool = False
+    max_message_bytes: int | None = None  # Kafka's max.message.bytes; the broker's default (1 MB) if None
     extra: dict[str, str] = field(default_factory=dict)
 
     def kafka_config(self) -> dict[str, str]:
         conf = {"retention.ms": str(-1 if self.compacted else self.retention_ms), **self.extra}
+        if self.max_message_bytes is not None:
+            conf["max.message.bytes"] = str(self.max_message_bytes)
         conf["cleanup.policy"] = "compact" if self.compacted else "delete"
         return conf
 
@@ -33,6 +36,7 @@ DOCS_HISTORY = "docs.history"
 DLQ_CONVERTER = "dlq.converter"
 DLQ_SINKS = "dlq.sinks"
 CHECKPOINTS = "checkpoints"
+PURGED_RELEASES = "purged.releases"
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(RAW_QUEUE, "queue ads as polled, one message per job per snapshot"),
@@ -42,4 +46,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DLQ_CONVERTER, "raw messages the converter could not turn into a document", retention_ms=30 * DAY_MS),
     TopicSpec(DLQ_SINKS, "documents a target rejected, with the reason", retention_ms=30 * DAY_MS),
     TopicSpec(CHECKPOINTS, "per-schedd history checkpoints, keyed by schedd name", partitions=1, compacted=True),
+    TopicSpec(
+        PURGED_RELEASES, "git hashes of purged releases, whose documents every sink skips", partitions=1, compacted=True
+    ),
 )

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from services.common import purged_releases
 from services.common.config import load_settings
 from services.common.errors import SpiderError
 from services.common.groups import GroupNames
@@ -58,7 +59,12 @@ def status(
     now = datetime.now(UTC)
     since = parse_time(dead_letters_since) if dead_letters_since else now - timedelta(hours=24)
     letters = status_mod.dead_letter_counts(view, list(dead_letter_topics(settings).values()), since)
-    result = status_mod.Status(groups, *status_mod.checkpoints(settings.kafka, now), dead_letters=letters)
+    result = status_mod.Status(
+        groups,
+        *status_mod.checkpoints(settings.kafka, now),
+        dead_letters=letters,
+        purged=status_mod.purged(settings.kafka),
+    )
     if as_json:
         typer.echo(orjson.dumps(status_mod.to_json(result), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -106,19 +112,44 @@ def replay(
 
 
 def purge(
-    git_hash: Annotated[str, typer.Option("--git-hash", help="spider_git_hash of the bad release")],
+    git_hash: Annotated[str | None, typer.Option("--git-hash", help="spider_git_hash of the bad release")] = None,
     since: Annotated[str | None, typer.Option(help="Only documents with RecordTime >= this time")] = None,
     cluster: Annotated[str | None, typer.Option(help="Only this cluster of es_conf.json (its name)")] = None,
     index: Annotated[str | None, typer.Option(help="Index pattern; default from the sinks' index templates")] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only count")] = False,
+    listing: Annotated[
+        bool, typer.Option("--list", help="Show the purged releases the sinks skip, and how much they skipped")
+    ] = False,
+    release: Annotated[
+        str | None, typer.Option(help="Let the sinks index this purged release again (with --yes)")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete (or release); without it, only count")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Delete the documents of a bad release from ES/OpenSearch by git hash. Dry run (counts) unless --yes."""
+    """Delete the documents of a bad release from ES/OpenSearch by git hash, and make every sink skip that
+    release from then on (so no replay indexes it again). Dry run (counts) unless --yes."""
+    if sum((git_hash is not None, listing, release is not None)) != 1:
+        raise typer.BadParameter("give exactly one of --git-hash, --list, --release")
     settings, _ = _settings(config)
+    console = Console(width=200)
+    if listing:
+        status_mod.render_purged(purged_releases.releases(settings.kafka), console)
+        return
+    if release is not None:
+        if not yes:
+            console.print(f"Dry run: the sinks would index documents of {release} again. Add --yes to release it.")
+        elif purged_releases.release(settings.kafka, release):
+            console.print(f"Released {release}: the sinks index its documents again from now on.")
+        else:
+            raise SpiderError(f"{release} is not a purged release (see `spider purge --list`)")
+        return
+    assert git_hash is not None
     pattern = index or default_index_pattern(settings)
     when = parse_time(since) if since else None
     selector = purge_mod.query(git_hash, when)
-    console = Console(width=200)
+    if yes:
+        # Recorded before anything is deleted: from here on no sink indexes this release again.
+        purged_releases.record(settings.kafka, git_hash)
+        console.print(f"Recorded {git_hash} as purged: every sink skips its documents from now on.")
     for target in purge_mod.select(settings.es_clusters(), cluster):
         result = purge_mod.delete(target, pattern, selector) if yes else purge_mod.count(target, pattern, selector)
         console.print(f"cluster {result.cluster} ({target.url}), indices {pattern}: {result.total} document(s)")
@@ -127,7 +158,7 @@ def purge(
         if result.deleted is not None:
             console.print(f"  deleted: {result.deleted}")
     if not yes:
-        console.print("Dry run: nothing deleted. Add --yes to delete.")
+        console.print("Dry run: nothing deleted, nothing recorded. Add --yes to delete.")
     console.print(purge_mod.monit_request(git_hash, when), highlight=False, markup=False)
 
 

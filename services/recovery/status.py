@@ -15,10 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from services.collector.checkpoints import CheckpointStore
+from services.common import purged_releases
 from services.common.ages import age
 from services.common.compacted import CompactedTopicError
 from services.common.config import KafkaSettings
 from services.common.groups import GroupNames
+from services.common.purged_releases import PurgedRelease
 from services.recovery.kafka_view import TP, KafkaView
 from services.recovery.timepoints import from_ms, iso, to_ms
 
@@ -69,6 +71,7 @@ class Status:
     checkpoints: list[ScheddCheckpoint] = field(default_factory=list)
     checkpoint_problem: str | None = None
     dead_letters: list[DeadLetterCount] = field(default_factory=list)
+    purged: list[PurgedRelease] = field(default_factory=list)
 
 
 def partition_lags(view: KafkaView, committed: dict[TP, int], tps: list[TP]) -> list[PartitionLag]:
@@ -131,6 +134,14 @@ def checkpoints(kafka: KafkaSettings, now: datetime) -> tuple[list[ScheddCheckpo
     return sorted(rows, key=lambda c: c.checkpoint), None
 
 
+def purged(kafka: KafkaSettings) -> list[PurgedRelease]:
+    """The purged releases, or none where the topic is missing (an older deployment: `spider topics create`)."""
+    try:
+        return purged_releases.releases(kafka)
+    except CompactedTopicError:
+        return []
+
+
 def pipeline_groups(view: KafkaView, names: GroupNames) -> list[str]:
     return [g for g in view.groups() if names.role(g) is not None]
 
@@ -151,6 +162,7 @@ def to_json(status: Status) -> dict:
         "checkpoints": plain([asdict(c) for c in status.checkpoints]),
         "checkpoint_problem": status.checkpoint_problem,
         "dead_letters": plain([asdict(d) for d in status.dead_letters]),
+        "purged_releases": [asdict(r) for r in status.purged],
     }
 
 
@@ -187,3 +199,18 @@ def render(status: Status, now: datetime, console: Console) -> None:
         for c in status.checkpoints:
             table.add_row(c.schedd, iso(c.checkpoint), age(c.age_s))
         console.print(table)
+    if status.purged:
+        render_purged(status.purged, console)
+
+
+def render_purged(found: list[PurgedRelease], console: Console) -> None:
+    if not found:
+        console.print("No purged release recorded: the sinks skip nothing.")
+        return
+    table = Table(title="Purged releases (the sinks skip their documents)", title_justify="left")
+    for column in ("git hash", "purged at", "by", "skipped so far"):
+        table.add_column(column)
+    for r in found:
+        skipped = ", ".join(f"{target}: {n}" for target, n in sorted(r.skipped.items())) or "none"
+        table.add_row(r.git_hash, iso(from_ms(int(r.purged_at * 1000))), r.by, skipped)
+    console.print(table)

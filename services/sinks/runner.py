@@ -29,8 +29,10 @@ from prometheus_client import Counter
 
 from services.common import dead_letter, redrive
 from services.common import document_message as docmsg
+from services.common.compacted import CompactedTopicError
 from services.common.document_message import DocMessage
 from services.common.groups import GroupNames
+from services.common.purged_releases import PurgedHashes
 from services.sinks import metrics
 from services.sinks.batching import Batch, Batcher
 from services.sinks.config import SinkConfig
@@ -116,6 +118,7 @@ class SinkRunner:
         self._service = dead_letter.service_identity(f"sink-{target.name}")
         self._rejections = RejectionSummary(log, {"target": target.name})
         self._slow = SlowRequests(log, {"target": target.name})
+        self._purged = PurgedHashes(config.kafka, target.name)
 
     # -- public -----------------------------------------------------------------------------------------
 
@@ -154,6 +157,7 @@ class SinkRunner:
         try:
             if isinstance(self.target, Initializable):
                 self._retrying(self.target.initialize, what="installing the index templates")
+            self._read_purged_releases()
             self._consumer.subscribe(
                 self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
@@ -166,6 +170,8 @@ class SinkRunner:
             pool.shutdown(wait=True)
             self._slow.stop()
             self._rejections.tick(force=True)
+            self._purged.refresh(self._producer, final=True)
+            self._purged.close()
             self._consumer.close()
             self._producer.flush(10)
             self.target.close()
@@ -194,6 +200,21 @@ class SinkRunner:
         if now - self._last_lag >= LAG_INTERVAL_S:
             self._update_lag()
         self._rejections.tick()
+        self._purged.refresh(self._producer)
+
+    def _read_purged_releases(self) -> None:
+        """The purged hashes must be known before the first document: a replay must not index one of them."""
+        attempt = 0
+        while True:
+            try:
+                self._purged.start()
+                return
+            except CompactedTopicError as exc:
+                log.warning("cannot read purged releases yet, retrying: %s", exc, extra={"target": self.target.name})
+            if self._stop.is_set():
+                raise _Stopped
+            self._wake.wait(backoff_delay(attempt, self.config.backoff_base_s, self.config.backoff_max_s))
+            attempt += 1
 
     def _accept(self, raw: Message) -> None:
         error = raw.error()
@@ -220,6 +241,10 @@ class SinkRunner:
         except docmsg.MalformedDocument as exc:
             self._documents(raw.topic(), "undecodable").inc()
             self._dead_letter(item, f"undecodable document message: {exc}", "undecodable")
+            return
+        if self._purged.skip(item.msg.git_hash):  # a release purged with `spider purge`: never indexed again
+            self._documents(raw.topic(), "purged").inc()
+            tracker.ack(raw.offset())
             return
         self._ready.extend(self._batcher.add(item, len(raw.value() or b"")))
 
