@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from services.common import topics
+from services.common import logs, topics
 from services.common.errors import ConfigError
 from services.common.topics import TopicSpec
 
@@ -210,6 +210,8 @@ class KafkaSettings(BaseModel):
                 conf[key] = str(path)
         if self.ssl_key_password_file is not None:
             conf["ssl.key.password"] = read_secret(self.ssl_key_password_file).get_secret_value()
+        # a failed TLS handshake or login is retried at once by librdkafka: back off, and log each failure once
+        conf |= {"reconnect.backoff.ms": 1000, "logger": logs.LIBRDKAFKA}
         return conf
 
 

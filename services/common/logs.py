@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import threading
 import time
 
 import orjson
@@ -32,6 +34,42 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class RepeatedLines(logging.Filter):
+    """Keeps the first line of a failure and counts its repeats into one line at most every `interval_s`.
+
+    librdkafka logs every failed connection attempt, several times a second with a wrong CA or password (it
+    retries at once when TCP connects and the handshake fails); one line per failure is what an operator reads.
+    """
+
+    _VOLATILE = re.compile(r"\[rdkafka#[^\]]*\] |\s*\(after \d+ms in state \w+\)|, \d+ identical error\(s\) suppressed")
+
+    def __init__(self, interval_s: float = 300.0) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self._seen: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = self._VOLATILE.sub("", record.getMessage())
+        now = time.monotonic()
+        with self._lock:
+            since, repeats = self._seen.get(key, (0.0, 0))
+            if since and now - since < self.interval_s:
+                self._seen[key] = (since, repeats + 1)
+                return False
+            self._seen[key] = (now, 0)
+        if repeats:
+            record.msg, record.args = f"{record.getMessage()} (and {repeats} times more since the last report)", ()
+        return True
+
+
+# librdkafka clients log here (KafkaSettings.client_config), in the service's format, each failure once.
+LIBRDKAFKA = logging.getLogger("librdkafka")
+LIBRDKAFKA.addFilter(RepeatedLines())
+
+
 def setup(service: str, level: str = "INFO", fmt: str = "auto") -> None:
     handler = logging.StreamHandler(sys.stderr)
     human = fmt == "human" or (fmt == "auto" and sys.stderr.isatty())
@@ -42,5 +80,8 @@ def setup(service: str, level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "aiokafka", "elastic_transport", "opensearch", "stomp", "urllib3"):
+    for noisy in ("kafka", "aiokafka", "stomp", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The search clients warn about every failed attempt, with a stack trace; the sinks say once per outage why.
+    for per_attempt in ("elastic_transport", "opensearch"):
+        logging.getLogger(per_attempt).setLevel(max(logging.ERROR, root.level))

@@ -4,6 +4,10 @@ Each SEND carries a receipt header and `write` returns only once the broker ackn
 batch, so the runner commits Kafka offsets only for what the broker holds. Any doubt (broker down, ERROR
 frame, lost connection, missing receipt) fails the whole batch with TargetUnavailable and the runner resends
 it: delivery is at least once, and MONIT consumers deduplicate on `metadata._id`.
+
+With `amq.tls` the broker's certificate is verified (against `amq.ca_certs`, else the system's CA bundle) and its
+host name checked. A failed connection is reported once per outage by the runner, with its cause (refused,
+untrusted certificate, host name not in the certificate, login refused), never with the credentials.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from prometheus_client import Counter
 from pydantic import SecretStr
 
 import schemas
-from services.common import version
+from services.common import tls_errors, version
 from services.common.config import read_secret
 from services.common.document_message import DocMessage
 from services.common.errors import ConfigError
@@ -45,6 +49,32 @@ CONNECTS = Counter(
 
 class BrokerUnavailable(Exception):
     """No broker took the messages; the message names hosts and causes, never credentials."""
+
+
+class _ConnectFailures(logging.Filter):
+    """stomp.py logs every failed connection attempt as a warning and then raises an exception without its cause:
+    keep the cause, by broker, for the sender's report, and drop the per-attempt warning."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: dict[tuple[str, int], BaseException] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if str(record.msg).startswith("could not connect to host") and isinstance(args, tuple) and len(args) == 3:
+            host, port, error = args
+            if isinstance(error, BaseException):
+                self.last[(host, port)] = error
+                return False
+        return True
+
+    def cause(self, host: str, port: int) -> str | None:
+        error = self.last.pop((host, port), None)
+        return None if error is None else tls_errors.cause(error) or str(error)
+
+
+_CONNECT_FAILURES = _ConnectFailures()
+logging.getLogger("stomp.py").addFilter(_CONNECT_FAILURES)
 
 
 @dataclass(frozen=True)
@@ -175,9 +205,12 @@ class StompSender:
         try:
             conn.connect(wait=False, **login)
         except stomp.exception.StompException as exc:
-            raise BrokerUnavailable(f"{host}:{port}: {type(exc).__name__}") from None
+            raise BrokerUnavailable(
+                f"{host}:{port}: {_CONNECT_FAILURES.cause(host, port) or type(exc).__name__}"
+            ) from None
         if not listener.wait_for(lambda: listener.connected, s.connect_timeout_s):
-            reason = self.credentials.redact(listener.error or "no CONNECTED frame in time")
+            error = listener.error and f"CONNECT refused: {listener.error}"
+            reason = self.credentials.redact(error or "no CONNECTED frame in time")
             _close(conn)
             raise BrokerUnavailable(f"{host}:{port}: {reason}")
         return conn, listener

@@ -18,20 +18,21 @@ _JSON = {"accept": "application/json", "content-type": "application/json"}
 
 
 class ElasticsearchClient:
-    def __init__(self, es: Elasticsearch) -> None:
+    def __init__(self, es: Elasticsearch, cluster: ClusterConfig) -> None:
         self.es = es
+        self.cluster = cluster
 
     def bulk(self, body: bytes) -> Mapping[str, Any]:
         try:
             return self.es.bulk(operations=body, filter_path=RESPONSE_FILTER).body
         except (ApiError, TransportError) as exc:
-            raise _unavailable(exc) from None
+            raise _unavailable(self.cluster, exc) from None
 
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
         try:
             self.es.perform_request("PUT", f"/_index_template/{name}", body=dict(body), headers=_JSON)
         except (ApiError, TransportError) as exc:
-            raise _unavailable(exc) from None
+            raise _unavailable(self.cluster, exc) from None
 
     def mapping_properties(self, index: str) -> Mapping[str, Any]:
         try:
@@ -39,20 +40,19 @@ class ElasticsearchClient:
         except NotFoundError:
             return {}
         except (ApiError, TransportError) as exc:
-            raise _unavailable(exc) from None
+            raise _unavailable(self.cluster, exc) from None
         return properties(response, index)
 
     def close(self) -> None:
         self.es.close()
 
 
-def _unavailable(exc: ApiError | TransportError) -> TargetUnavailable:
-    status = getattr(getattr(exc, "meta", None), "status", None)
-    return TargetUnavailable(f"Elasticsearch {type(exc).__name__}{f' HTTP {status}' if status else ''}: {exc}")
+def _unavailable(cluster: ClusterConfig, exc: ApiError | TransportError) -> TargetUnavailable:
+    return TargetUnavailable(search_clients.failure(cluster, exc))
 
 
 def _client(cluster: ClusterConfig, timeout_s: float) -> ElasticsearchClient:
-    return ElasticsearchClient(search_clients.client(cluster, timeout_s, connections=8))
+    return ElasticsearchClient(search_clients.client(cluster, timeout_s, connections=8), cluster)
 
 
 def targets(config: SinkConfig, cluster: str | None = None) -> list[BulkTarget]:

@@ -16,20 +16,21 @@ from services.sinks.errors import TargetUnavailable
 
 
 class OpenSearchClient:
-    def __init__(self, client: OpenSearch) -> None:
+    def __init__(self, client: OpenSearch, cluster: ClusterConfig) -> None:
         self.client = client
+        self.cluster = cluster
 
     def bulk(self, body: bytes) -> Mapping[str, Any]:
         try:
             return self.client.bulk(body=body, filter_path=RESPONSE_FILTER)
         except OpenSearchException as exc:
-            raise _unavailable(exc) from None
+            raise _unavailable(self.cluster, exc) from None
 
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
         try:
             self.client.indices.put_index_template(name=name, body=dict(body))
         except OpenSearchException as exc:
-            raise _unavailable(exc) from None
+            raise _unavailable(self.cluster, exc) from None
 
     def mapping_properties(self, index: str) -> Mapping[str, Any]:
         try:
@@ -37,22 +38,21 @@ class OpenSearchClient:
         except NotFoundError:
             return {}
         except OpenSearchException as exc:
-            raise _unavailable(exc) from None
+            raise _unavailable(self.cluster, exc) from None
         return properties(response, index)
 
     def close(self) -> None:
         self.client.close()
 
 
-def _unavailable(exc: OpenSearchException) -> TargetUnavailable:
+def _unavailable(cluster: ClusterConfig, exc: OpenSearchException) -> TargetUnavailable:
     if isinstance(exc, ImproperlyConfigured):
         raise exc
-    status = getattr(exc, "status_code", None)
-    return TargetUnavailable(f"OpenSearch {type(exc).__name__}{f' HTTP {status}' if status else ''}: {exc}")
+    return TargetUnavailable(search_clients.failure(cluster, exc))
 
 
 def _client(cluster: ClusterConfig, timeout_s: float) -> OpenSearchClient:
-    return OpenSearchClient(search_clients.client(cluster, timeout_s, connections=8))
+    return OpenSearchClient(search_clients.client(cluster, timeout_s, connections=8), cluster)
 
 
 def targets(config: SinkConfig, cluster: str | None = None) -> list[BulkTarget]:
