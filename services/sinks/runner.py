@@ -13,6 +13,7 @@ dead-letter record is delivered.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import random
@@ -38,7 +39,7 @@ from services.sinks.batching import Batch, Batcher
 from services.sinks.config import SinkConfig
 from services.sinks.errors import Rejection, TargetUnavailable
 from services.sinks.offsets import PartitionOffsets
-from services.sinks.visibility import RejectionSummary, SlowRequests
+from services.sinks.visibility import SLOW_REQUEST_S, RejectionSummary, SlowRequests
 
 __all__ = ["Initializable", "Rejection", "SinkRunner", "Target", "TargetUnavailable", "backoff_delay"]
 
@@ -117,7 +118,9 @@ class SinkRunner:
         self._producer: Producer | None = None
         self._service = dead_letter.service_identity(f"sink-{target.name}")
         self._rejections = RejectionSummary(log, {"target": target.name})
-        self._slow = SlowRequests(log, {"target": target.name})
+        # a quarter of the request timeout, at most SLOW_REQUEST_S: the wait shows well before the timeout ends it
+        slow_s = min(SLOW_REQUEST_S, config.request_timeout_s / 4)
+        self._slow = SlowRequests(log, {"target": target.name}, slow_s)
         self._purged = PurgedHashes(config.kafka, target.name)
 
     # -- public -----------------------------------------------------------------------------------------
@@ -354,8 +357,10 @@ class SinkRunner:
         attempt = 0
         while True:
             started = time.perf_counter()
+            # during an outage its own log lines say enough: a hanging retry is not reported again
+            watch = self._slow.track(what) if self._outage_since is None else contextlib.nullcontext()
             try:
-                with self._slow.track(what):
+                with watch:
                     result = call()
             except TargetUnavailable as exc:
                 self._mark_outage(exc, what, time.perf_counter() - started)

@@ -79,7 +79,7 @@ class _Wait:
 
 
 class SlowRequests:
-    """Logs a request to the target once it has been waiting SLOW_REQUEST_S, and when it ends after that:
+    """Logs a request to the target once it has been waiting `threshold_s`, and when it ends after that:
     without it, a frozen cluster shows nothing until the request timeout (120 s by default)."""
 
     def __init__(self, log: logging.Logger, extra: Mapping[str, Any], threshold_s: float = SLOW_REQUEST_S) -> None:
