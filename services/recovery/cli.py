@@ -314,7 +314,7 @@ def dlq_redrive(
     settings, names = _settings(config)
     view = KafkaView(settings.kafka)
     selection = _selection(names, reason, klass, target, ids, at, since, until)
-    found = list(dlq_mod.read(view, _dlq_topics(settings, topic), selection))
+    found = dlq_mod.restore_cut(view, list(dlq_mod.read(view, _dlq_topics(settings, topic), selection)))
     redriven, scanned = ({}, 0) if again else dlq_mod.earlier_redrives(view, found)
     inputs = {"converter": names.input_topics(names.converter), "sink": names.input_topics(names.sink("any"))}
     result = dlq_mod.plan(found, inputs, redriven, again=again)

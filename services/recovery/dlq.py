@@ -19,7 +19,7 @@ import base64
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,6 +86,11 @@ def reason_class(letter: DeadLetter) -> str:
         if isinstance(value, str) and value:
             return value
     return letter.error_type or "unknown"
+
+
+def is_cut(letter: DeadLetter) -> bool:
+    """The record keeps only the start of an oversized original value (details.original_cut)."""
+    return "original_cut" in letter.details
 
 
 def is_redriven(letter: DeadLetter) -> bool:
@@ -378,6 +383,8 @@ def unusable_reason(letter: DeadLetter, inputs: Mapping[str, tuple[str, ...]]) -
         return f"origin topic {origin.topic} is not an input of the {role} here ({', '.join(inputs[role])})"
     if role == "sink" and target_of(letter) is None:
         return "the dead letter names no sink target"
+    if is_cut(letter):
+        return f"the record keeps only the start of the original value, and {origin.topic} no longer holds it"
     return None
 
 
@@ -449,6 +456,35 @@ def plan(
 def _origin_position(stored: Stored) -> tuple[int, int]:
     origin = stored.letter.origin if stored.letter else None
     return (-1, -1) if origin is None else (origin.partition or 0, origin.offset or 0)
+
+
+def restore_cut(view: KafkaView, found: list[Stored]) -> list[Stored]:
+    """Cut dead letters with the whole original value read back from their origin, while its topic keeps it."""
+    wanted: dict[TP, list[int]] = defaultdict(list)
+    for stored in found:
+        origin = stored.letter.origin if stored.letter and is_cut(stored.letter) else None
+        if (
+            origin is not None
+            and origin.topic is not None
+            and origin.partition is not None
+            and origin.offset is not None
+        ):
+            wanted[(origin.topic, origin.partition)].append(origin.offset)
+    if not wanted:
+        return found
+    marks = view.watermarks(set(view.partitions({t for t, _ in wanted})) & set(wanted))
+    ranges = {tp: (max(min(wanted[tp]), low), min(max(wanted[tp]) + 1, end)) for tp, (low, end) in marks.items()}
+    whole = {(m.topic(), m.partition(), m.offset()): m.value() for m in view.read(ranges)}
+    restored = []
+    for stored in found:
+        letter = stored.letter
+        origin = letter.origin if letter else None
+        value = whole.get((origin.topic, origin.partition, origin.offset)) if origin and is_cut(letter) else None
+        if value is not None:
+            details = {k: v for k, v in letter.details.items() if k != "original_cut"}
+            stored = replace(stored, letter=replace(letter, origin=replace(origin, value=value), details=details))
+        restored.append(stored)
+    return restored
 
 
 def earlier_redrives(view: KafkaView, found: Iterable[Stored]) -> tuple[dict[str, str], int]:

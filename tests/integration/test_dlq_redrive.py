@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import Producer
 
 from bench.ads import raw_messages, realistic_ads
-from services.common import topics
+from services.common import dead_letter, topics
 from services.common.config import KafkaSettings, load_settings
 from services.common.dead_letter import Origin, service_identity
 from services.converter.pipeline import Contexts, DeadLettered, step
@@ -272,3 +272,25 @@ def test_status_counts_the_dead_letters_each_topic_keeps_and_those_new_since_a_t
     assert [(d["total"], d["new"]) for d in narrowed] == [(1, 0), (5, 3)]
     [row] = [line for line in table.splitlines() if kafka.topic(topics.DLQ_SINKS) in line]
     assert [cell.strip() for cell in row.split("│")[1:-1]] == [kafka.topic(topics.DLQ_SINKS), "5", "3"]
+
+
+def test_a_cut_dead_letter_is_re_driven_with_the_whole_original_read_back_from_its_topic(kafka, unique, tmp_path):
+    write_workdir(tmp_path, kafka, f"t-{unique}", [])
+    [(key, value)] = raw_messages(realistic_ads(1, seed=29, kind="history"))
+    raw_topic = kafka.topic(topics.RAW_HISTORY)
+    producer = Producer(kafka.client_config())
+    placed: list[tuple[int, int]] = []
+    producer.produce(raw_topic, value, key, partition=1, on_delivery=lambda _e, m: placed.append((1, m.offset())))
+    producer.flush(30)
+    [(partition, offset)] = placed
+    cut = {"original_cut": {"value_bytes": len(value), "kept_bytes": 300}}
+    origin = Origin(raw_topic, partition, offset, key, value[:300])
+    letter = dead_letter.record("converter", "message too large", origin, service_identity("converter"), details=cut)
+    producer.produce(kafka.topic(topics.DLQ_CONVERTER), dead_letter.encode(letter)[1], key)
+    assert producer.flush(30) == 0
+
+    sent = spider(tmp_path, "dlq", "redrive", "--topic", "converter", "--yes", "--json")
+    [redriven] = KafkaView(kafka).read({(raw_topic, 1): (offset + 1, offset + 2)})
+
+    assert sent["sent"] == 1 and sent["unusable"] == {}
+    assert (redriven.key(), redriven.value()) == (key, value)

@@ -264,6 +264,16 @@ def test_dead_letters_already_re_driven_are_left_out_unless_again():
             dead_letter.record("converter", "empty message", Origin("spider.raw.queue", 0, 1, b"k", None), SERVICE),
             "no value",
         ),
+        (
+            dead_letter.record(
+                "converter",
+                "message too large",
+                Origin("spider.raw.history", 0, 1, b"k", b'{"schema": "spider.raw_ad/1", "ad": {"Environ'),
+                SERVICE,
+                details={"original_cut": {"value_bytes": 12_000_000, "kept_bytes": 46}},
+            ),
+            "keeps only the start of the original value",
+        ),
     ],
 )
 def test_dead_letters_that_cannot_go_back_are_listed_with_the_reason(letter, why):
