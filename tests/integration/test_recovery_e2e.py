@@ -246,7 +246,7 @@ def test_bad_release_purged_and_rebuilt_from_the_raw_topics_in_both_clusters(pip
     # Later, OpenSearch is refilled from the document topics, which still hold release A's documents: the
     # purge recorded hash A, so the sink skips them; not one is indexed at any moment of the replay.
     pipeline.stop(sinks["opensearch"])
-    os_group = next(g for g in pipeline.status() if g.startswith(f"t-{pipeline.token}-sink-os"))
+    os_group = next(g for g in pipeline.status() if g.startswith(f"t-{pipeline.token}-sink-opensearch"))
     assert "will re-read" in pipeline.run("replay", os_group, "--to-earliest", "--yes")
     sinks["opensearch"] = pipeline.start("sink-opensearch-replay", [spider, "sink", "opensearch"])
     samples = 0
@@ -257,4 +257,4 @@ def test_bad_release_purged_and_rebuilt_from_the_raw_topics_in_both_clusters(pip
     pipeline.stop(sinks["opensearch"])
     assert {hit["_id"]: hit["_source"] for hit in indexed("opensearch", pattern)} == expected
     listed = pipeline.run("purge", "--list")
-    assert BAD in listed and f"os-os: {len(expected)}" in listed, listed
+    assert BAD in listed and f"opensearch-os: {len(expected)}" in listed, listed
