@@ -192,7 +192,7 @@ def topics_create(
     partitions: Annotated[int | None, typer.Option(help="Partitions of every multi-partition topic")] = None,
     replication: Annotated[int, typer.Option(help="Replication factor")] = 1,
 ) -> None:
-    """Create every pipeline topic under the configured prefix; existing ones are left unchanged."""
+    """Create every pipeline topic under the prefix; existing ones keep their settings, except the size limit."""
     settings = _config(config)
     for outcome in create_topics(settings.kafka, partitions=partitions, replication=replication):
         typer.echo(f"{outcome.name}\t{outcome.detail}")

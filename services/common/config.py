@@ -166,6 +166,57 @@ class TopicRetention(BaseModel):
         )
 
 
+MIB = 1024 * 1024
+
+
+def kafka_size(limit: int) -> int:
+    """Kafka's setting for messages of up to `limit` bytes (key, value and headers, uncompressed): 1/16 more,
+    room for the record batch framing and for compression that grows incompressible data a little."""
+    return limit + limit // 16
+
+
+class MessageSizeLimits(BaseModel):
+    """The largest message each kind of topic takes, in MiB (key, value and headers, uncompressed).
+
+    The topics' `max.message.bytes`, the producers' `message.max.bytes` and the consumers' fetch sizes all
+    follow from these (`kafka_size`), so a message one service may write, the next one can read.
+    """
+
+    raw_mb: float = Field(
+        12, gt=0, description="raw.queue/raw.history: the largest ad the collector publishes (an ad of 10 MB fits)"
+    )
+    docs_mb: float = Field(
+        8, gt=0, description="docs.queue/docs.history: a larger document goes to dlq.converter, with the reason"
+    )
+    dead_letter_mb: float = Field(
+        20,
+        gt=0,
+        description="dlq.converter/dlq.sinks: a dead letter holds the original base64 (4/3 of its size); "
+        "a larger one keeps only the start of the original, marked as cut",
+    )
+
+    def limit(self, name: str) -> int | None:
+        """Bytes a message of topic `name` (before the prefix) may have; None for topics left at the broker's."""
+        mb = {
+            topics.RAW_QUEUE: self.raw_mb,
+            topics.RAW_HISTORY: self.raw_mb,
+            topics.DOCS_QUEUE: self.docs_mb,
+            topics.DOCS_HISTORY: self.docs_mb,
+            topics.DLQ_CONVERTER: self.dead_letter_mb,
+            topics.DLQ_SINKS: self.dead_letter_mb,
+        }.get(name)
+        return None if mb is None else int(mb * MIB)
+
+    def apply(self, specs: tuple[TopicSpec, ...]) -> tuple[TopicSpec, ...]:
+        """The specs with these limits as `max.message.bytes`."""
+        return tuple(
+            spec
+            if (limit := self.limit(spec.name)) is None
+            else dataclasses.replace(spec, max_message_bytes=kafka_size(limit))
+            for spec in specs
+        )
+
+
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -183,15 +234,24 @@ class KafkaSettings(BaseModel):
     retention: TopicRetention = Field(
         TopicRetention(), description="Retention of the topics `spider topics create` makes"
     )
+    message_size: MessageSizeLimits = Field(
+        MessageSizeLimits(), description="Largest message of each topic; producers and consumers follow"
+    )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
     def topic_specs(self) -> tuple[TopicSpec, ...]:
-        """Every topic of the pipeline with the configured retention (names before the prefix)."""
-        return self.retention.apply(topics.TOPICS)
+        """Every topic of the pipeline with the configured retention and size limits (names before the prefix)."""
+        return self.message_size.apply(self.retention.apply(topics.TOPICS))
 
-    def client_config(self) -> dict[str, str]:
+    def message_bytes(self, *names: str) -> int:
+        """Kafka's size setting for the largest message of the topics `names` (before the prefix): the producers'
+        `message.max.bytes` and the consumers' per-partition fetch size, so every message a topic takes is
+        written and read whole."""
+        return max(kafka_size(self.message_size.limit(name) or MIB) for name in names)
+
+    def client_config(self) -> dict[str, Any]:
         """Connection settings in librdkafka's vocabulary, secrets read from their files here."""
         conf = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
         if self.sasl_mechanism:
@@ -249,6 +309,9 @@ class SpiderSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Lowest level logged")
     log_format: Literal["auto", "json", "human"] = Field("auto", description="auto: human on a TTY, else JSON")
     metrics_port: int | None = Field(None, description="Port of /metrics, /healthz and /readyz; off if unset")
+    stop_grace_s: float = Field(
+        25.0, gt=0, description="After SIGTERM/SIGINT, the longest a service takes to stop before it exits anyway"
+    )
     kafka: KafkaSettings = KafkaSettings()
 
     collectors_file: Path = Field(

@@ -1,7 +1,10 @@
 """Dead-letter records (schemas/dead_letter.v1.schema.json): what a stage could not process, and why.
 
 The original bytes travel base64-encoded, untouched, so a record can be replayed once the cause is fixed;
-the Kafka key of the record is the original key, so records of one job stay in one partition.
+the Kafka key of the record is the original key, so records of one job stay in one partition. A record that
+would exceed its topic's size limit keeps only the start of the original value, with the marker
+`details.original_cut` ({"value_bytes": size, "kept_bytes": kept}); its coordinates (topic, partition,
+offset) still say where the whole message is, for as long as that topic keeps it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import orjson
 
 from schemas import DEAD_LETTER_SCHEMA
 from services.common import version
+
+CUT = "original_cut"
 
 
 class MalformedDeadLetter(ValueError):
@@ -43,6 +48,11 @@ class DeadLetter:
     time: float
     service: dict[str, str]
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cut(self) -> bool:
+        """Whether the record holds only the start of the original value (it cannot be replayed from here)."""
+        return CUT in self.details
 
 
 def service_identity(name: str) -> dict[str, str]:
@@ -90,8 +100,9 @@ def record(
     )
 
 
-def encode(letter: DeadLetter) -> tuple[bytes | None, bytes]:
-    """(key, value) of the Kafka message; the key is the original message's key."""
+def encode(letter: DeadLetter, max_bytes: int | None = None) -> tuple[bytes | None, bytes]:
+    """(key, value) of the Kafka message; the key is the original message's key. With `max_bytes`, a record
+    that would be larger keeps only as much of the original value as fits, marked as cut."""
     origin = letter.origin
     original: dict[str, Any] = {
         "topic": origin.topic,
@@ -113,7 +124,19 @@ def encode(letter: DeadLetter) -> tuple[bytes | None, bytes]:
     }
     if letter.details:
         body["details"] = letter.details
-    return origin.key, orjson.dumps(body, default=str)
+    value = orjson.dumps(body, default=str)
+    if max_bytes is None or len(value) <= max_bytes or not origin.value:
+        return origin.key, value
+    return origin.key, _cut(body, origin.value, len(value) - max_bytes)
+
+
+def _cut(body: dict[str, Any], original: bytes, excess: int) -> bytes:
+    """The record with the start of the original value only, `excess` bytes (and the marker's) shorter."""
+    room = len(body["original"]["value_b64"]) - excess - 100  # 100: the marker
+    kept = max(0, room) // 4 * 3
+    body["original"]["value_b64"] = _b64(original[:kept])
+    body["details"] = {**body.get("details", {}), CUT: {"value_bytes": len(original), "kept_bytes": kept}}
+    return orjson.dumps(body, default=str)
 
 
 def decode(value: bytes) -> DeadLetter:

@@ -80,6 +80,7 @@ def setup(service: str, level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python warnings as log lines of this format, not raw text on stderr
     for noisy in ("kafka", "aiokafka", "stomp", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # The search clients warn about every failed attempt, with a stack trace; the sinks say once per outage why.

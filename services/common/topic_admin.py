@@ -1,14 +1,18 @@
 """`spider topics create`: every topic of services/common/topics.py, with its settings, under the prefix.
 
-Idempotent: a topic that already exists is reported as such and left as it is.
+Idempotent: a topic that already exists is reported as such and left as it is, except for its message size
+limit (`max.message.bytes`), which is set to the configured one so that an upgrade that raises the limits
+takes effect without re-creating topics.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from services.common.config import KafkaSettings
 from services.common.errors import SpiderError
@@ -47,13 +51,44 @@ def create_topics(
     outcomes = []
     for name, future in admin.create_topics(new, request_timeout=timeout_s, operation_timeout=timeout_s).items():
         try:
-            future.result(timeout=timeout_s + 5)
+            _result(future, name, "create", timeout_s)
             outcomes.append(TopicOutcome(name, True, "created"))
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
             if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise SpiderError(f"cannot create topic {name}: {error.str()}") from None
             outcomes.append(TopicOutcome(name, False, "already exists"))
-        except TimeoutError:
-            raise SpiderError(f"cannot create topic {name}: Kafka did not answer in {timeout_s:.0f} s") from None
-    return outcomes
+    sizes = {topic.topic: topic.config["max.message.bytes"] for topic in new if "max.message.bytes" in topic.config}
+    existing = {o.name: sizes[o.name] for o in outcomes if not o.created and o.name in sizes}
+    if existing:
+        _set_size_limits(admin, existing, timeout_s)
+    return [
+        TopicOutcome(o.name, False, f"{o.detail}, max.message.bytes set to {existing[o.name]}")
+        if o.name in existing
+        else o
+        for o in outcomes
+    ]
+
+
+def _set_size_limits(admin: AdminClient, sizes: dict[str, str], timeout_s: float) -> None:
+    """Set `max.message.bytes` of existing topics, leaving their other settings as they are."""
+    resources = [
+        ConfigResource(
+            "topic",
+            name,
+            incremental_configs=[ConfigEntry("max.message.bytes", size, incremental_operation=AlterConfigOpType.SET)],
+        )
+        for name, size in sizes.items()
+    ]
+    for resource, future in admin.incremental_alter_configs(resources, request_timeout=timeout_s).items():
+        try:
+            _result(future, resource.name, "set max.message.bytes of", timeout_s)
+        except KafkaException as exc:
+            raise SpiderError(f"cannot set max.message.bytes of topic {resource.name}: {exc.args[0].str()}") from None
+
+
+def _result(future: Future[Any], name: str, action: str, timeout_s: float) -> None:
+    try:
+        future.result(timeout=timeout_s + 5)
+    except TimeoutError:
+        raise SpiderError(f"cannot {action} topic {name}: Kafka did not answer in {timeout_s:.0f} s") from None

@@ -36,6 +36,9 @@ class ConverterConfig(SpiderSettings):
         10.0, gt=0, description="On stop, how long batches in flight may take to be acknowledged (else replayed)"
     )
     send_retry_max_s: float = Field(30.0, gt=0, description="Longest back-off between retries of a failed output send")
+    summary_interval_s: float = Field(
+        60.0, gt=0, description="How often a summary line logs the converted, dropped and dead-lettered counts"
+    )
     reduce_running: bool = Field(
         True, description="Keep only the running_fields set in Running/Idle/Held queue documents"
     )

@@ -1,4 +1,5 @@
-"""faust's Kafka transport with a short fetch wait and a cheaper per-message hand-over to the streams.
+"""faust's Kafka transport with a short fetch wait, a cheaper per-message hand-over to the streams, and a bounded
+wait for unacknowledged messages on stop and rebalance.
 
 Fetch wait:
 
@@ -14,11 +15,19 @@ which creates four tasks and an `asyncio.wait` per message (~8% of the worker) s
 hand-over blocked on a full stream buffer. Most messages cannot block: flow is on and the buffers have room, and
 then the conductor's coroutine runs to its end without yielding. The consumer here awaits it directly in that
 case and keeps faust's guarded path for the others.
+
+Bounded wait: before a rebalance or a stop, faust waits in `Consumer.wait_empty` until every message handed to
+an agent is acknowledged, for ever, logging "wait_empty: Waiting for tasks" every 10 s. The agents are only
+stopped after that wait (the app's `on_stop` runs before its children stop), so a message whose output Kafka
+never acknowledges (Kafka unreachable, a crashed agent) held the stop until kill -9. Here the wait ends after
+`drain_timeout_s`; what is still unacknowledged is not committed, and is consumed again by the next owner.
+The commits of that path are bounded the same way: aiokafka retries a commit until a coordinator answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,6 +37,8 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import ServiceT
 
+LEAVE_TIMEOUT_S = 5.0
+
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
@@ -35,10 +46,51 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms  # read by AIOKafkaConsumer.start()
         return consumer
 
+    async def on_thread_stop(self) -> None:
+        """faust's stop of the consumer thread, with the aiokafka consumer's close (its last coordination round
+        and leave-group request, each waiting up to the request timeout) bounded by LEAVE_TIMEOUT_S."""
+        await faust_consumer.ConsumerThread.on_thread_stop(self)  # the method queue, as faust's parent does
+        if self._consumer is not None:
+            try:
+                await asyncio.wait_for(self._consumer.stop(), timeout=LEAVE_TIMEOUT_S)
+            except TimeoutError:
+                self.log.warning(
+                    "Kafka did not answer the consumer's close in %.0f s; the group reassigns its partitions after "
+                    "the session timeout",
+                    LEAVE_TIMEOUT_S,
+                )
+
 
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_empty(self) -> None:
+        """faust's wait for the messages being processed to be acknowledged, for at most `drain_timeout_s`."""
+        app: App = self.app  # type: ignore[assignment]
+        deadline = time.monotonic() + app.drain_timeout_s
+        while self._unacked_messages and not self.should_stop and time.monotonic() < deadline:
+            await self._commit_until(deadline)
+            self._clean_unacked_messages()
+            if self._unacked_messages:
+                await self._wait_for_ack(timeout=1)
+                self._clean_unacked_messages()
+        if self._unacked_messages and not self.should_stop:
+            self.log.warning(
+                "%d messages not acknowledged %.0f s after the stop or rebalance began; left uncommitted, "
+                "they are consumed again",
+                len(self._unacked_messages),
+                app.drain_timeout_s,
+            )
+        await self._commit_until(max(deadline, time.monotonic() + 2.0))
+
+    async def _commit_until(self, deadline: float) -> None:
+        try:
+            await asyncio.wait_for(
+                self.commit(start_new_transaction=False), timeout=max(deadline - time.monotonic(), 0.1)
+            )
+        except TimeoutError:
+            self.log.warning("offset commit not answered by Kafka in time; the acknowledged tail is consumed again")
 
     def _hand_over_cannot_block(self) -> bool:
         """True when the conductor's `on_message` would run to its end without waiting: flow is on, its lock
@@ -107,12 +159,23 @@ class _Transport(faust_aiokafka.Transport):
 
 
 class App(faust.App):
-    """A faust app whose worker consumer waits at most `fetch_max_wait_ms` for data in a fetch and hands
-    messages over cheaply, without faust's Monitor sensor."""
+    """A faust app whose worker consumer waits at most `fetch_max_wait_ms` for data in a fetch, hands messages
+    over cheaply, waits at most `drain_timeout_s` for unacknowledged messages, and has no Monitor sensor."""
 
-    def __init__(self, *args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fetch_max_wait_ms: int, drain_timeout_s: float, **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.drain_timeout_s = drain_timeout_s
+        self._stop_began: float | None = None
         super().__init__(*args, **kwargs)
+
+    async def on_stop(self) -> None:
+        self._stop_began = time.monotonic()
+        await super().on_stop()
+
+    def drain_remaining(self) -> float:
+        """Seconds left for the agents to have their outputs acknowledged since the stop began."""
+        began = self._stop_began if self._stop_began is not None else time.monotonic()
+        return max(0.0, began + self.drain_timeout_s - time.monotonic())
 
     def _new_transport(self) -> _Transport:
         return _Transport(self.conf.broker_consumer, self)

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 STAGE = "converter"
 FailureReason = Literal["malformed_envelope", "conversion_error", "internal_error"]
+DropReason = Literal["root_task"]
 
 
 @dataclass(slots=True)  # not frozen: one per message, and a frozen init costs a call per field
@@ -43,9 +44,11 @@ class DeadLettered:
 
 @dataclass(frozen=True, slots=True)
 class Dropped:
-    """The rules chose not to publish this ad (e.g. TaskType ROOT): not an error."""
+    """The rules chose not to publish this ad: not an error. `reason` is a small fixed set (a metric label);
+    today the rules drop only TaskType ROOT ads (DAG roots), see `convert`."""
 
     job_id: str | None
+    reason: DropReason = "root_task"
 
 
 Outcome = Converted | DeadLettered | Dropped

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -36,7 +37,9 @@ def kafka() -> KafkaSettings:
 
 
 class Worker:
-    def __init__(self, kafka: KafkaSettings, group: str) -> None:
+    """A `spider converter` process; `settings` are extra SPIDER_* settings (e.g. summary_interval_s="1")."""
+
+    def __init__(self, kafka: KafkaSettings, group: str, **settings: str) -> None:
         env = {
             **os.environ,
             "SPIDER_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -44,22 +47,32 @@ class Worker:
             "SPIDER_GROUP_ID": group,
             "SPIDER_COMMIT_INTERVAL_S": "0.5",
             "SPIDER_LOG_FORMAT": "json",
+            **{f"SPIDER_{name.upper()}": value for name, value in settings.items()},
         }
+        # a file, not a pipe: a pipe nobody reads would block the worker's logging; closed by stop()
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from services.cli import main; main()", "converter"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=self.output,
+            stderr=subprocess.STDOUT,
         )
+        self.stop_seconds: float | None = None
 
     def stop(self, sig: int = signal.SIGTERM) -> str:
+        """Send `sig`, wait for the end (killing it after 60 s) and return everything it wrote."""
+        started = time.monotonic()
         self.proc.send_signal(sig)
         try:
-            _, err = self.proc.communicate(timeout=60)
+            self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
-        return err.decode(errors="replace")
+            self.proc.wait()
+        self.stop_seconds = time.monotonic() - started
+        self.output.seek(0)
+        written = self.output.read().decode(errors="replace")
+        self.output.close()
+        return written
 
 
 def produce(kafka: KafkaSettings, topic: str, messages: list[tuple[bytes | None, bytes | None]]) -> None:

@@ -63,3 +63,31 @@ def test_decode_restores_the_original_bytes():
 def test_decode_rejects_other_messages(value):
     with pytest.raises(MalformedDeadLetter):
         dead_letter.decode(value)
+
+
+def test_record_over_the_size_limit_keeps_the_start_of_the_original_marked_as_cut():
+    original = bytes(range(256)) * 12_000  # 3 MB of raw message, 4 MB once base64-encoded
+    origin = Origin(
+        topic="spider.raw.history", partition=5, offset=912, key=b"crab3@vocms0122.cern.ch#7.0#1", value=original
+    )
+    letter = dead_letter.record("converter", "document of 9.1 MiB exceeds the 8.0 MiB limit", origin, SERVICE)
+
+    key, value = dead_letter.encode(letter, max_bytes=1_000_000)
+    back = dead_letter.decode(value)
+
+    assert len(value) <= 1_000_000
+    assert key == origin.key
+    assert (back.origin.topic, back.origin.partition, back.origin.offset) == ("spider.raw.history", 5, 912)
+    assert back.cut
+    kept = back.details["original_cut"]["kept_bytes"]
+    assert back.details["original_cut"]["value_bytes"] == len(original)
+    assert 900_000 * 3 // 4 < kept < 1_000_000 * 3 // 4
+    assert back.origin.value == original[:kept]
+    jsonschema.validate(orjson.loads(value), schemas.load("dead_letter.v1.schema.json"))
+
+
+def test_record_within_the_size_limit_is_left_whole():
+    letter = dead_letter.record("converter", "conversion_error", ORIGIN, SERVICE, now=1700000000.5)
+
+    assert dead_letter.encode(letter, max_bytes=10_000) == dead_letter.encode(letter)
+    assert not dead_letter.decode(dead_letter.encode(letter, max_bytes=10_000)[1]).cut
