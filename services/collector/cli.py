@@ -21,6 +21,7 @@ from services.common import logs, observability
 from services.common.ages import age
 from services.common.config import load_settings
 from services.common.errors import ConfigError
+from services.common.shutdown import Stopping
 from services.common.topic_admin import create_topics
 
 ConfigOption = Annotated[
@@ -71,6 +72,7 @@ def collector(
         config, workdir=workdir, collector_hosts=_split(collectors), schedd_include=_split(schedd_filter)
     )
     publisher = make_publisher(settings)
+    stopping = Stopping(settings.stop_grace_s)
     try:
         if from_file is not None:
             kind = source or "history"
@@ -101,12 +103,17 @@ def collector(
                 sys.exit(EXIT_PARTIAL)
             return
         stop = threading.Event()
+
+        def on_signal(*_: object) -> None:
+            stop.set()
+            stopping.begin()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, on_signal)
         observability.serve(settings.metrics_port, lambda: True, service="collector")
         service.run_forever(stop)
     finally:
-        publisher.close()
+        publisher.close(stopping.remaining(default=30.0))
 
 
 def _when(epoch: float, now: float) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from services.common import logs, observability
 from services.common.errors import ConfigError, SpiderError
+from services.common.shutdown import Stopping
 from services.sinks import amq, elasticsearch, opensearch
 from services.sinks.config import SinkConfig
 from services.sinks.errors import TargetUnavailable
@@ -53,9 +54,11 @@ def run(kind: str, config: SinkConfig, cluster: str | None = None, init_only: bo
         initialize(targets)
         return
     runners = [SinkRunner(target, config) for target in targets]
+    stopping = Stopping(config.stop_grace_s)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("signal %s: finishing in-flight batches", signal.Signals(signum).name)
+        stopping.begin()
         for runner in runners:
             runner.stop()
 

@@ -146,11 +146,19 @@ class SinkRunner:
                 "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",
                 "queued.max.messages.kbytes": 16384,
+                "max.partition.fetch.bytes": self.config.kafka.message_bytes(*self.config.topics),
                 "session.timeout.ms": int(self.config.session_timeout_s * 1000),
                 "on_commit": self._on_commit,
             }
         )
-        self._producer = Producer({**kafka, "enable.idempotence": True, "linger.ms": 20})
+        self._producer = Producer(
+            {
+                **kafka,
+                "enable.idempotence": True,
+                "linger.ms": 20,
+                "message.max.bytes": self.config.kafka.message_bytes(self.config.dlq_topic),
+            }
+        )
         log.info(
             "sink starting",
             extra={"target": self.target.name, "group": self.group_id, "topics": self.topics},
@@ -319,7 +327,7 @@ class SinkRunner:
             self._service,
             details={"target": self.target.name, "class": reason_class},
         )
-        key, value = dead_letter.encode(letter)
+        key, value = dead_letter.encode(letter, max_bytes=self.config.kafka.message_size.limit(self.config.dlq_topic))
 
         def delivered(err: KafkaError | None, _msg: Message) -> None:
             if err is None:

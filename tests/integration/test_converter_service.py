@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 
+import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -206,3 +207,27 @@ def test_killed_and_restarted_worker_loses_nothing(kafka):
     finally:
         third.stop()
     assert len(after) == len(docs) + len(expected_ids(more)), "a cleanly stopped worker resumes where it committed"
+
+
+def test_log_is_json_lines_without_terminal_escapes_and_summarises_what_became_of_the_ads(kafka):
+    ads = realistic_ads(120, seed=15, kind="history")
+    for ad in ads[::30]:
+        ad["TaskType"] = "ROOT"  # DAG roots: dropped on purpose
+    messages = raw_messages(ads)
+    produce(kafka, topics.RAW_HISTORY, messages)
+    worker = Worker(kafka, f"conv-{uuid.uuid4().hex[:8]}", summary_interval_s="1")
+    try:
+        consume(kafka, topics.DOCS_HISTORY, len(expected_ids(messages)))
+        time.sleep(2)  # a summary after the last batch
+    finally:
+        output = worker.stop()
+
+    assert "\x1b" not in output, "a terminal escape sequence in the log"
+    # a dev checkout whose compiled modules were edited warns before logging is set up (services/compilation.py)
+    lines = [line for line in output.splitlines() if "StaleCompiledModule" not in line and "STATUS = " not in line]
+    records = [orjson.loads(line) for line in lines]
+    summaries = [r for r in records if r["msg"].startswith("last 1 s:")]
+    assert sum(r["converted"] for r in summaries) == len(expected_ids(messages))
+    roots = sum(ad.get("TaskType") == "ROOT" for ad in ads)
+    assert roots >= 4
+    assert sum(r["dropped"].get("root_task", 0) for r in summaries) == roots
