@@ -5,8 +5,10 @@ when the registry types them bool; `DESIRED_SITES` becomes `DESIRED_Sites`; the 
 and the `_RAW` suffix are stripped from names (when both spellings are present the stripped source
 wins, so the result does not depend on attribute order); undefined -> null; error -> left out;
 int/float/bool/string/date casts per the registry, a failed cast leaves the attribute out with a
-rate-limited warning (dates become null instead, as in the reference); WMCore exception messages
-(base64 + zlib) are decoded to text.
+rate-limited warning (dates become null instead, as in the reference) and keeps the value, not cast, under
+the attribute's name in the unindexed object; WMCore exception messages (base64 + zlib) are decoded to text.
+Names no index can hold go to the unindexed object too, and every text copied is bounded and NUL-free
+(sanitize.py).
 """
 
 from __future__ import annotations
@@ -14,23 +16,28 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import operator
 import re
 import zlib
 from collections.abc import Callable
 from itertools import compress, repeat
 from typing import Any, NamedTuple
 
+import orjson
+
+from schemas import UNINDEXED_FIELD
 from services.common.raw_message import is_expression
 from services.converter import ratelimit
 from services.converter.expressions import ERROR, JobAd
 from services.converter.registry import IGNORED, TYPES
+from services.converter.sanitize import clean_value, text_needs_cleaning, unindexable
 from services.converter.values import INT64_MAX, INT64_MIN, integer, picker
 
 _MATCH_PREFIX = "MATCH_EXP_JOB_"
 _RAW_SUFFIX = "_RAW"
 _WMCORE_MESSAGE = re.compile(r"^Chirp_WMCore_[A-Za-z0-9]+_Exception_Message$")
 _DROP = object()
+_SCALARS = frozenset((int, float, bool))  # value types whose registry casts give no text to clean
+_CLEANED = frozenset((str, list, dict))  # value types that may hold text (sanitize.clean_value)
 _EXPR_PREFIX, _EXPR_SUFFIX = "/Expr(", ")/"
 _EXPR_PREFIXES = repeat(_EXPR_PREFIX)  # map(str.startswith, texts, this)
 
@@ -48,9 +55,18 @@ def document_name(key: str) -> str | None:
     return name[: -len(_RAW_SUFFIX)] if name.endswith(_RAW_SUFFIX) else name
 
 
-def _bad(kind: str, name: str, value: Any) -> object:
-    ratelimit.warn("cast", name, f"cannot convert {name}={value!r:.80} to {kind}; attribute left out")
-    return _DROP
+class _Failed(NamedTuple):
+    """A failed cast: the field gets `instead` (left out when _DROP), the value itself goes unindexed."""
+
+    original: Any
+    instead: Any
+
+
+def _bad(kind: str, name: str, value: Any, instead: Any = _DROP, outcome: str = "left out") -> _Failed:
+    ratelimit.warn(
+        "cast", name, f"cannot convert {name}={value!r:.80} to {kind}; {outcome}, value kept in {UNINDEXED_FIELD}"
+    )
+    return _Failed(value, instead)
 
 
 def _to_string(name: str, value: Any) -> Any:
@@ -97,8 +113,7 @@ def _to_date(name: str, value: Any) -> Any:
     except (TypeError, ValueError, OverflowError):
         whole = None
     if whole is None or not INT64_MIN <= whole <= INT64_MAX:
-        ratelimit.warn("cast", name, f"cannot convert {name}={value!r:.80} to a date; set to null")
-        return None
+        return _bad("a date", name, value, None, "set to null")
     return whole
 
 
@@ -148,6 +163,7 @@ class _Plan(NamedTuple):
     is_renamed: bool  # name differs from the attribute's (prefix/suffix stripped or DESIRED_SITES)
     cast: Cast | None  # None: the value is copied as it is
     unchanged: type | None  # values of exactly this type need no cast
+    unindexed: bool  # kept under the attribute's own name in the unindexed object, not cast
 
 
 _PLANS: dict[str, _Plan | None] = {}  # a memo of _plan(), a pure function of the name
@@ -157,14 +173,17 @@ _PLANS_MAX = 65536  # attribute names are few in practice; the bound only guards
 
 
 def _plan(key: str) -> _Plan | None:
-    """The copy plan of an attribute (None: not copied), worked out on first sight of the name."""
+    """The copy plan of an attribute (None: not copied), worked out on first sight of the name. Names the
+    registry knows are always fields, except the unindexed object's own (the converter writes it)."""
     name = document_name(key)
     plan = None
-    if name is not None:
+    if name == UNINDEXED_FIELD or (name is not None and name not in TYPES and unindexable(name)):
+        plan = _Plan(key, False, None, None, True)
+    elif name is not None:
         cast, unchanged = _CASTS.get(TYPES.get(name), (None, None))
         if _WMCORE_MESSAGE.match(name):
             cast, unchanged = _wmcore(cast), None
-        plan = _Plan(name, name != key, cast, unchanged)
+        plan = _Plan(name, name != key, cast, unchanged, False)
     if len(_PLANS) >= _PLANS_MAX:
         _PLANS.clear()
     _PLANS[key] = plan
@@ -177,7 +196,7 @@ def _wmcore(cast: Cast | None) -> Cast:
     def cast_and_decode(name: str, value: Any) -> Any:
         if cast is not None:
             value = cast(name, value)
-            if value is _DROP:
+            if value is _DROP or value.__class__ is _Failed:
                 return value
         return decode_wmcore_message(name, value)
 
@@ -192,6 +211,8 @@ class _Attention(NamedTuple):
 
     strings: tuple[int, ...]  # positions of text values (any may be an expression)
     pick_strings: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    containers: tuple[int, ...]  # positions of lists and objects (texts inside them are cleaned too)
+    pick_containers: Callable[[tuple[Any, ...]], tuple[Any, ...]]
     dates: tuple[int, ...]  # positions of int values of date fields: unchanged unless 0 or beyond 64 bits
     pick_dates: Callable[[tuple[Any, ...]], tuple[Any, ...]]
     casts: frozenset[int]  # other positions whose value the registry cast changes, one Python call each
@@ -240,14 +261,16 @@ class _Shape:
     the few values that need it, found from the tuple of the values' types (memoised per shape, ads of a
     schedd repeat a handful of type patterns)."""
 
-    __slots__ = ("attention", "blank", "closures", "names", "read", "shared", "steps")
+    __slots__ = ("attention", "blank", "closures", "names", "read", "read_unindexed", "shared", "steps", "unindexed")
     ATTENTION_MAX = 16  # type patterns kept per shape
 
-    def __init__(self, steps: tuple[Step, ...]) -> None:
+    def __init__(self, steps: tuple[Step, ...], unindexed: tuple[str, ...]) -> None:
         self.steps = steps
         self.names = tuple(name for _, name, _, _ in steps)
         self.blank = dict.fromkeys(self.names)  # the document's fields in order, values to be filled in
-        self.read = operator.itemgetter(*(key for key, _, _, _ in steps)) if len(steps) > 1 else None
+        self.read = picker(tuple(key for key, _, _, _ in steps))
+        self.unindexed = unindexed  # attributes kept under their own name in the unindexed object
+        self.read_unindexed = picker(unindexed)
         # Fields written by more than one attribute (X and X_RAW): their final place in the document depends
         # on which writes succeed, so an ad needing more than a copy of one of them takes the in-order loop.
         counts: dict[str, int] = {}
@@ -261,6 +284,7 @@ class _Shape:
         found = self.attention.get(types)
         if found is None:
             strings = tuple(i for i, kind in enumerate(types) if kind is str)
+            containers = tuple(i for i, kind in enumerate(types) if kind is list or kind is dict)
             dates = tuple(i for i, kind in enumerate(types) if kind is int and self.steps[i][2] is _to_date)
             casts = [
                 i
@@ -269,7 +293,7 @@ class _Shape:
             ]
             batched: dict[Cast, list[int]] = {}
             for i in casts:  # twins (shared) stay single: a cast of one sends the ad to the in-order loop
-                if types[i] is not str and self.steps[i][2] in _BATCHED and i not in self.shared:
+                if types[i] in _SCALARS and self.steps[i][2] in _BATCHED and i not in self.shared:
                     batched.setdefault(self.steps[i][2], []).append(i)
             batches = tuple(
                 _Batch(tuple(self.names[i] for i in at), frozenset(at), picker(tuple(at)), _BATCHED[cast])
@@ -278,7 +302,9 @@ class _Shape:
             single = frozenset(casts).difference(*(batch.positions for batch in batches))
             if len(self.attention) >= self.ATTENTION_MAX:
                 self.attention.clear()
-            found = _Attention(strings, picker(strings), dates, picker(dates), single, batches)
+            found = _Attention(
+                strings, picker(strings), containers, picker(containers), dates, picker(dates), single, batches
+            )
             self.attention[types] = found
         return found
 
@@ -287,10 +313,14 @@ def _shape(keys: tuple[str, ...]) -> _Shape:
     """The copy of an ad with exactly these names in this order (see _Shape); ads of one schedd share a
     handful of such shapes, so the renaming is decided once per shape."""
     steps = []
+    unindexed = []
     renamed: set[str] = set()
     for key in keys:
         plan = _PLANS[key] if key in _PLANS else _plan(key)
         if plan is None:
+            continue
+        if plan.unindexed:
+            unindexed.append(key)
             continue
         if plan.is_renamed:
             renamed.add(plan.name)
@@ -299,35 +329,80 @@ def _shape(keys: tuple[str, ...]) -> _Shape:
         steps.append((key, plan.name, plan.cast, plan.unchanged))
     if len(_SHAPES) >= _SHAPES_MAX:
         _SHAPES.clear()
-    _SHAPES[keys] = found = _Shape(tuple(steps))
+    _SHAPES[keys] = found = _Shape(tuple(steps), tuple(unindexed))
     return found
 
 
-def _copied(ad: JobAd, key: str, name: str, cast: Cast | None, unchanged: type | None, value: Any) -> Any:
-    """The document value of one attribute; _DROP when it is left out (error, failed cast)."""
+def _copied(ad: JobAd, step: Step, value: Any, limit: int) -> Any:
+    """The document value of one attribute: _DROP when it is left out (an error), _Failed when its cast fails."""
+    key, name, cast, unchanged = step
     if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
         value = ad.evaluate(key)
         if value is ERROR:
             return _DROP
+        if value.__class__ in _CLEANED:
+            value = clean_value(key, value, limit)
     if value is None or value.__class__ is unchanged or cast is None:
         return value
-    return cast(name, value)
+    value = cast(name, value)
+    return clean_value(key, value, limit) if value.__class__ in _CLEANED else value
 
 
-def copy_attributes(ad: JobAd, also_evaluate: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The typed copy; `also_evaluate` names attributes the later rules read, so that their expressions are
-    evaluated in the same ClassAd as the copied ones (see JobAd.evaluate_together)."""
+def _write(result: dict[str, Any], unindexed: dict[str, Any], key: str, name: str, value: Any) -> None:
+    """Set the field, or leave it out (_DROP); a failed cast also keeps the value in `unindexed`."""
+    if value.__class__ is _Failed:
+        unindexed[key] = value.original
+        value = value.instead
+    if value is _DROP:
+        result.pop(name, None)
+    else:
+        result[name] = value
+
+
+def _cleaned(ad: JobAd, shape: _Shape, attention: _Attention, values: tuple[Any, ...], limit: int) -> tuple[Any, ...]:
+    """The values with their texts cleaned (sanitize.clean_value; expressions are cleaned once evaluated); the
+    ad's own view is changed too, so that the rules reading these attributes see the same values."""
+    cleaned = list(values)
+    changed: dict[str, Any] = {}
+    for i in attention.strings + attention.containers:
+        value = values[i]
+        if not is_expression(value):
+            key = shape.steps[i][0]
+            cleaned[i] = changed[key] = clean_value(key, value, limit)
+    ad.raw = {**ad.raw, **changed}
+    return tuple(cleaned)
+
+
+def copy_attributes(ad: JobAd, text_limit: int, also_evaluate: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The typed copy, texts cut to `text_limit` UTF-8 bytes, then the unindexed object if any; `also_evaluate`
+    names attributes the later rules read, so that their expressions are evaluated in the same ClassAd as the
+    copied ones (see JobAd.evaluate_together)."""
     raw = ad.raw
     keys = tuple(raw)
     shape = _SHAPES.get(keys) or _shape(keys)
     ad.copied = shape.names
-    if shape.read is None:
-        return _copy_in_order(ad, shape.steps)
+    unindexed: dict[str, Any] = {}
+    if shape.unindexed:
+        odd = zip(shape.unindexed, shape.read_unindexed(raw), strict=True)
+        unindexed = {key: clean_value(key, value, text_limit) for key, value in odd}
+    result = _copy(ad, shape, unindexed, text_limit, also_evaluate)
+    if unindexed:
+        result[UNINDEXED_FIELD] = unindexed
+    return result
+
+
+def _copy(
+    ad: JobAd, shape: _Shape, unindexed: dict[str, Any], text_limit: int, also_evaluate: tuple[str, ...]
+) -> dict[str, Any]:
+    raw = ad.raw
     values = shape.read(raw)
+    attention = shape.needing_attention(tuple(map(type, values)))
+    texts = attention.pick_strings(values)
+    if _any_text_needs_cleaning(texts, text_limit) or _containers_need_cleaning(attention, values, text_limit):
+        values = _cleaned(ad, shape, attention, values, text_limit)
     result = shape.blank.copy()  # the table copied whole: no insertion and no resizing per attribute
     result.update(zip(shape.names, values, strict=True))
-    attention = shape.needing_attention(tuple(map(type, values)))
-    expressions = set(compress(attention.strings, map(str.startswith, attention.pick_strings(values), _EXPR_PREFIXES)))
+    expressions = set(compress(attention.strings, map(str.startswith, texts, _EXPR_PREFIXES)))
     wanted = tuple(name for name in also_evaluate if is_expression(raw.get(name)))
     if expressions or wanted:
         copied = tuple(shape.steps[i][0] for i in sorted(expressions) if is_expression(values[i]))
@@ -341,7 +416,7 @@ def copy_attributes(ad: JobAd, also_evaluate: tuple[str, ...] = ()) -> dict[str,
     if not expressions and not casts and not batches:
         return result
     if not shape.shared.isdisjoint(expressions) or not shape.shared.isdisjoint(casts):
-        return _copy_in_order(ad, shape.steps)
+        return _copy_in_order(ad, shape.steps, values, unindexed, text_limit)
     for batch in batches:
         converted = batch.convert(batch.pick(values))
         if converted is None:
@@ -350,26 +425,38 @@ def copy_attributes(ad: JobAd, also_evaluate: tuple[str, ...] = ()) -> dict[str,
             result.update(zip(batch.names, converted, strict=True))
     steps = shape.steps
     for i in sorted(expressions | casts):
-        key, name, cast, unchanged = steps[i]
-        value = _copied(ad, key, name, cast, unchanged, values[i]) if i in expressions else cast(name, values[i])
-        if value is _DROP:
-            del result[name]
-        else:
-            result[name] = value
+        key, name, _, _ = step = steps[i]
+        _write(result, unindexed, key, name, _copied(ad, step, values[i], text_limit))
     return result
 
 
-def _copy_in_order(ad: JobAd, steps: tuple[Step, ...]) -> dict[str, Any]:
+def _any_text_needs_cleaning(texts: tuple[str, ...], limit: int) -> bool:
+    """Whether a text holds NUL or is too long: one C-level test over the ad's texts joined, then one by one."""
+    joined = "".join(texts)
+    if "\x00" not in joined and len(joined) * 4 <= limit:
+        return False
+    return any(text_needs_cleaning(text, limit) for text in texts)
+
+
+def _containers_need_cleaning(attention: _Attention, values: tuple[Any, ...], limit: int) -> bool:
+    """Whether a list or object may hold NUL or too long a text: one C-level serialisation of them all."""
+    if not attention.containers:
+        return False
+    try:
+        serialised = orjson.dumps(attention.pick_containers(values))
+    except TypeError:  # keys that are not text: only clean_value can tell
+        return True
+    return b"\\u0000" in serialised or len(serialised) > limit
+
+
+def _copy_in_order(
+    ad: JobAd, steps: tuple[Step, ...], values: tuple[Any, ...], unindexed: dict[str, Any], limit: int
+) -> dict[str, Any]:
     """The copy one attribute after the other: a later attribute writing the same field replaces the value,
     or removes the field when its own value is left out."""
     result: dict[str, Any] = {}
-    raw = ad.raw
-    for key, name, cast, unchanged in steps:
-        value = _copied(ad, key, name, cast, unchanged, raw[key])
-        if value is _DROP:
-            result.pop(name, None)
-        else:
-            result[name] = value
+    for step, value in zip(steps, values, strict=True):
+        _write(result, unindexed, step[0], step[1], _copied(ad, step, value, limit))
     return result
 
 

@@ -96,7 +96,7 @@ def convert(
         raise typer.BadParameter(f"--source must be one of {', '.join(SOURCES)}")
     cfg = load_settings(ConverterConfig, config)
     envelope = Envelope(SOURCES[source], pool, schedd, _collection_time(collected_at))
-    context = Contexts(cfg.reduce_running and not no_reduce, _affiliations(cfg))()
+    context = Contexts(cfg.reduce_running and not no_reduce, _affiliations(cfg), cfg.max_text_bytes)()
     gc_tuning.freeze_startup_heap()
     with ExitStack() as stack:
         out = stack.enter_context(output.open("wb")) if output else sys.stdout.buffer

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from services.common.config import SpiderSettings
+from services.converter.sanitize import TEXT_LIMIT_BYTES, TEXT_LIMIT_MIN_BYTES
 
 
 class ConverterConfig(SpiderSettings):
@@ -41,6 +42,11 @@ class ConverterConfig(SpiderSettings):
     )
     reduce_running: bool = Field(
         True, description="Keep only the running_fields set in Running/Idle/Held queue documents"
+    )
+    max_text_bytes: int = Field(
+        TEXT_LIMIT_BYTES,
+        ge=TEXT_LIMIT_MIN_BYTES,
+        description="Longest text value in a document (UTF-8 bytes); longer ones are cut and end with a marker",
     )
     declare_topics: bool = Field(True, description="Create missing input/output topics with their TopicSpec settings")
     datadir: str = Field("/tmp/spider-converter", description="faust data directory (nothing persistent: no tables)")

@@ -20,12 +20,15 @@ from services.converter.affiliations import affiliation_fields
 from services.converter.casting import copy_attributes, request_memory_eval
 from services.converter.expressions import JobAd
 from services.converter.registry import RUNNING_FIELDS
+from services.converter.sanitize import TEXT_LIMIT_BYTES
 from services.converter.values import integer, number
 
 FINISHED = (3, 4, 6)  # Removed, Completed, Error
 STILL_QUEUED = ("Running", "Idle", "Held")
 QUEUE, HISTORY = "condor_queue", "condor_history"
 _READ_BY_RULES = ("RequestMemory", "RequestCpus")  # evaluated with the copied expressions, in one ClassAd
+_END_TIMES = ("CompletionDate", "JobFinishedHookDone")
+_HISTORY_TIMES = (*_END_TIMES, "EnteredCurrentStatus", "QDate")  # QDate is required: the chain always ends
 
 
 class ConversionError(ValueError):
@@ -40,6 +43,7 @@ class ConversionContext:
     username: str
     converter_version: str
     reduce_running: bool = True
+    max_text_bytes: int = TEXT_LIMIT_BYTES  # longer texts are cut (sanitize.clean_text)
 
 
 @dataclass(slots=True)  # not frozen: one per message, and a frozen init costs a call per field
@@ -50,12 +54,19 @@ class Document:
     body: dict[str, Any]
 
 
-def record_time(ad: JobAd, now: int) -> int:
-    """End of a finished job (CompletionDate, else JobFinishedHookDone), else the collection time."""
-    if ad.get("JobStatus") in FINISHED:
-        for name in ("CompletionDate", "JobFinishedHookDone"):
+def record_time(ad: JobAd, now: int, source: str) -> int:
+    """The time the document records, part of its id.
+
+    Queue documents are snapshots: a finished job's end (CompletionDate, else JobFinishedHookDone), else the
+    collection time, so each collection of a job still queued is a document of its own. A history ad no longer
+    changes, so its time comes from the ad alone and collecting it again gives the same id: its end, else
+    when it entered its last status (a job removed before it started has no end), else its QDate.
+    """
+    history = source == HISTORY
+    if history or ad.get("JobStatus") in FINISHED:
+        for name in _HISTORY_TIMES if history else _END_TIMES:
             value = number(ad.get(name))
-            whole = integer(value) if value else None
+            whole = integer(value) if value and value > 0 else None
             if whole is not None:
                 return whole
     return now
@@ -134,12 +145,14 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     ad = JobAd(raw.ad, now)
     if ad.get("TaskType") == "ROOT":
         return None
+    result = copy_attributes(ad, context.max_text_bytes, also_evaluate=_READ_BY_RULES)  # cleans the ad's texts
     job_id, _, qdate = _required(ad)
     index_date = _index_date(qdate)
-    recorded = record_time(ad, now)
+    status = resources.status_name(ad)
+    source = spider_source(raw, status)
+    recorded = record_time(ad, now, source)
     analysis = workflow.is_analysis(ad)
 
-    result = copy_attributes(ad, also_evaluate=_READ_BY_RULES)
     result.update(
         RecordTime=recorded,
         DataCollection=_data_collection(ad, now),
@@ -163,7 +176,7 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     result.update(cmssw.dataset_fields(result))
     result.update(_user_fields(result, ad, analysis))
     result.update(sites.site_fields(result, ad, analysis))
-    result["Status"] = resources.status_name(ad)
+    result["Status"] = status
     result["Universe"] = resources.universe_name(ad)
 
     chirp.fold_statistics(result, ad.copied)
@@ -183,8 +196,7 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     result.update(crab.postjob_fields(result))
     result["CMS_WMTool"] = workflow.wm_tool(result)
 
-    source = spider_source(raw, result["Status"])
-    if source == QUEUE and context.reduce_running and result["Status"] in STILL_QUEUED:
+    if source == QUEUE and context.reduce_running and status in STILL_QUEUED:
         result = {name: value for name, value in result.items() if name in RUNNING_FIELDS}
     result["CpuEffOutlier"] = 1 if number(result.get("CpuEff"), 0) >= 100.0 else 0
     result["metadata"] = _metadata(raw, context, source)

@@ -4,6 +4,9 @@ Building a full ClassAd from a 200-attribute ad costs ~0.3 ms, more than the who
 so each expression is evaluated in a small ClassAd holding only the attributes it (transitively)
 refers to. `time()` is replaced by the collection time, so an expression such as
 `time() - EnteredCurrentStatus` gives the same value every time the same message is converted.
+Integers are 64-bit, as in HTCondor: arithmetic wraps around as the schedd's own evaluation does, but an
+integer literal beyond 64 bits (which the ClassAd parser silently reads as 0) makes the expression an error,
+with a warning.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import htcondor2  # noqa: F401  (see below)
 import orjson
 
 from services.common.raw_message import expression_text
-from services.converter.values import picker
+from services.converter import ratelimit
+from services.converter.values import INT64_MAX, picker
 
 
 class _ErrorValue:
@@ -46,6 +50,10 @@ _ERROR_TREE = classad2.ExprTree("error")
 _PLAIN_TYPES = frozenset((bool, int, float, str))  # evaluation results passed through as they are
 _CLOSURES_MAX = 16  # memoised closures per attribute list (see JobAd.evaluate_together)
 _KEYWORDS = frozenset(("true", "false", "undefined", "error", "is", "isnt", "target", "my", "parent"))
+# Integer literals of 19 digits or more (shorter ones always fit 64 bits), not the digits of a real (1.5e30)
+_LONG_INTEGER = re.compile(r"(?<![\w.])\d{19,}(?![\w.])")
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+_TOO_BIG = classad2.ExprTree("error")  # _parse's tree of a text with an integer literal beyond 64 bits
 
 
 @functools.lru_cache(maxsize=16384)
@@ -58,8 +66,16 @@ def _parse(text: str) -> tuple[classad2.ExprTree | None, tuple[str, ...]]:
         tree = classad2.ExprTree(text)
     except Exception:  # classad2 raises its own exception type, not exported under a stable name
         return None, ()
+    if _LONG_INTEGER.search(text) and _has_too_big_integer(text):
+        return _TOO_BIG, ()
     names = (name for name in _IDENTIFIER.findall(text) if name.lower() not in _KEYWORDS)
     return tree, tuple(dict.fromkeys(names))
+
+
+def _has_too_big_integer(text: str) -> bool:
+    """Whether an integer literal outside the string literals exceeds 64 bits."""
+    code = _STRING_LITERAL.sub('""', text)
+    return any(int(digits) > INT64_MAX for digits in _LONG_INTEGER.findall(code))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -167,6 +183,10 @@ class JobAd:
                 if parsed is None:
                     timeless, parsed = False, self._timed_tree(value)
                 sub_tree, identifiers = parsed
+                if sub_tree is _TOO_BIG:  # not memoised, so that each such ad is warned about
+                    timeless = False
+                    warning = f"{key}: integer literal beyond 64 bits in {value:.100}; evaluated as error"
+                    ratelimit.warn("overflow", key, warning)
                 scope[key] = sub_tree if sub_tree is not None else _ERROR_TREE
                 for identifier in identifiers:
                     found = identifier if identifier in raw else self._key(identifier)

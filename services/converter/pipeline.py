@@ -16,6 +16,7 @@ from services.common import dead_letter, document_message, raw_message, version
 from services.common.dead_letter import Origin
 from services.common.document_message import Headers
 from services.converter.convert import ConversionContext, ConversionError, convert
+from services.converter.sanitize import TEXT_LIMIT_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,14 @@ Outcome = Converted | DeadLettered | Dropped
 
 
 class Contexts:
-    """The conversion context for the next batch: fixed identity, affiliations as currently on disk."""
+    """The conversion context for the next batch: fixed identity and settings, affiliations as currently on disk."""
 
-    def __init__(self, reduce_running: bool, affiliations: Callable[[], Mapping[str, Any] | None]) -> None:
+    def __init__(
+        self,
+        reduce_running: bool,
+        affiliations: Callable[[], Mapping[str, Any] | None],
+        max_text_bytes: int = TEXT_LIMIT_BYTES,
+    ) -> None:
         self._affiliations = affiliations
         self._identity = {
             "git_hash": version.git_hash(),
@@ -65,13 +71,13 @@ class Contexts:
             "username": version.username(),
             "converter_version": version.package_version(),
         }
-        self._reduce = reduce_running
+        self._settings = {"reduce_running": reduce_running, "max_text_bytes": max_text_bytes}
         self._current: ConversionContext | None = None
 
     def __call__(self) -> ConversionContext:
         table = self._affiliations()
         if self._current is None or self._current.affiliations is not table:
-            self._current = ConversionContext(affiliations=table, reduce_running=self._reduce, **self._identity)
+            self._current = ConversionContext(affiliations=table, **self._settings, **self._identity)
         return self._current
 
 

@@ -13,6 +13,7 @@ import time
 log = logging.getLogger("services.converter")
 
 INTERVAL_S = 60.0
+_KEYS_MAX = 4096  # attribute names come from the ads: a flood of distinct odd names must not grow the table
 
 _lock = threading.Lock()
 _last: dict[tuple[str, str], tuple[float, int]] = {}
@@ -26,6 +27,8 @@ def warn(kind: str, attribute: str, message: str) -> None:
         if now - last < INTERVAL_S:
             _last[key] = (last, suppressed + 1)
             return
+        if len(_last) >= _KEYS_MAX:
+            _last.clear()
         _last[key] = (now, 0)
     extra = f" ({suppressed} similar suppressed)" if suppressed else ""
     log.warning("%s%s", message, extra, extra={"attribute": attribute, "kind": kind})

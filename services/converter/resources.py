@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from services.converter import ratelimit
 from services.converter.expressions import JobAd
 from services.converter.values import integer, number
 
@@ -79,7 +80,12 @@ def request_cpus(ad: JobAd) -> int:
         except ValueError:
             found = None
     cpus = integer(found)
-    return cpus if cpus is not None else 1
+    if cpus is not None:
+        return cpus
+    if value is not None:  # undefined is ordinary (1 is the default); a value we cannot use is worth a warning
+        warning = f"CPU count {value!r:.80} is not a 64-bit number; RequestCpus set to 1"
+        ratelimit.warn("fallback", "RequestCpus", warning)
+    return 1
 
 
 def usage(ad: JobAd, now: int) -> Usage:

@@ -350,7 +350,7 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
     )
     routes = Routes(cfg.kafka)
     source = app.topic(*routes.inputs, key_serializer="raw", value_serializer="raw")
-    contexts = Contexts(cfg.reduce_running, affiliations)
+    contexts = Contexts(cfg.reduce_running, affiliations, cfg.max_text_bytes)
     service = service_identity(STAGE)
     counts = Counts()
 

@@ -13,8 +13,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 runner = CliRunner()
 
 
-def run(*args: str):
-    return runner.invoke(app, ["convert", *map(str, args)])
+def run(*args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, ["convert", *map(str, args)], env=env)
 
 
 def documents(stdout: bytes) -> list[dict]:
@@ -74,6 +74,19 @@ def test_no_reduce_keeps_every_field_of_a_running_job(tmp_path):
 
     (small,), (large,) = documents(reduced.read_bytes()), documents(full.read_bytes())
     assert set(small) < set(large)
+
+
+def test_the_text_limit_setting_cuts_long_values(tmp_path):
+    ad = DATA / "ads" / "tier0_completed.ad"
+    long_args = tmp_path / "long_args.ad"
+    long_args.write_text(ad.read_text() + 'Args = "' + "--lumi-mask=run-357479.json " * 200 + '"\n')
+
+    result = run(long_args, "--collected-at", "1703100000", env={"SPIDER_MAX_TEXT_BYTES": "2048"})
+
+    assert result.exit_code == 0, result.stderr
+    (doc,) = documents(result.stdout_bytes)
+    assert len(doc["Args"].encode()) == 2048
+    assert doc["Args"].endswith("...[truncated by spider: 5600 bytes]")
 
 
 def test_bad_options_exit_with_status_2():

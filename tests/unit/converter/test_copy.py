@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from services.converter.casting import copy_attributes
 from services.converter.expressions import JobAd
+from services.converter.sanitize import TEXT_LIMIT_BYTES
 
 NOW = 1701430000
 
 
 def copied(ad: dict) -> dict:
-    return copy_attributes(JobAd(ad, NOW))
+    return copy_attributes(JobAd(ad, NOW), TEXT_LIMIT_BYTES)
 
 
 def test_fields_keep_the_order_of_the_ad() -> None:

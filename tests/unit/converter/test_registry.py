@@ -9,12 +9,17 @@ import pytest
 import schemas
 from schemas import generate
 from services.converter.registry import FIELDS
+from services.converter.sanitize import unindexable
 
 _PYTHON_TYPES = {"string": str, "int": int, "date": int, "float": float, "bool": bool, "object": dict, "nested": list}
 
 
 def test_committed_document_schema_is_generated_from_the_registry() -> None:
     assert (schemas.SCHEMA_DIR / "document.v1.schema.json").read_bytes() == generate.render()
+
+
+def test_no_registered_name_is_one_an_index_cannot_hold() -> None:
+    assert [name for name in FIELDS if unindexable(name)] == []
 
 
 def test_every_derived_field_has_a_description() -> None:

@@ -36,11 +36,32 @@ def test_ads_without_identity_raise_conversion_error(ad: dict, reason: str) -> N
 
 
 def test_queued_job_record_time_is_the_collection_time() -> None:
-    assert body(JobStatus=2)["RecordTime"] == int(NOW)
+    assert body("condor_queue", JobStatus=2)["RecordTime"] == int(NOW)
 
 
 def test_finished_job_record_time_falls_back_to_finished_hook() -> None:
     assert body(JobStatus=3, CompletionDate=0, JobFinishedHookDone=1701420000)["RecordTime"] == 1701420000
+
+
+def document_id(collected_at: float, source: str = "condor_history", **attributes) -> str:
+    ad = {"GlobalJobId": "vocms0155.cern.ch#4242.0#1701400000", "QDate": 1701400000, **attributes}
+    raw = RawAd(source=source, pool="Global", schedd="vocms0155.cern.ch", collected_at=collected_at, ad=ad)
+    return convert(raw, CONTEXT).id
+
+
+def test_a_job_removed_before_it_started_keeps_its_id_when_history_is_collected_again() -> None:
+    removed = {"JobStatus": 3, "CompletionDate": 0, "EnteredCurrentStatus": 1701405000, "RemoveReason": "via condor_rm"}
+    first, again = document_id(1701430000.0, **removed), document_id(1701516400.0, **removed)
+    assert first == again == "vocms0155.cern.ch#4242.0#1701400000#1701405000"
+
+
+def test_a_history_ad_holding_no_other_time_is_recorded_at_its_queue_date() -> None:
+    assert document_id(1701430000.0, JobStatus=3).endswith("#1701400000")
+
+
+def test_a_queued_job_gets_one_document_per_collection() -> None:
+    idle = {"JobStatus": 1, "EnteredCurrentStatus": 1701400000}
+    assert document_id(1701430000.0, "condor_queue", **idle) != document_id(1701430300.0, "condor_queue", **idle)
 
 
 def test_match_exp_prefix_and_raw_suffix_are_stripped() -> None:
@@ -63,8 +84,16 @@ def test_undefined_becomes_null_and_error_is_left_out() -> None:
     assert "BadValue" not in doc
 
 
-def test_failed_int_cast_leaves_the_attribute_out() -> None:
-    assert "MaxHosts" not in body(MaxHosts="two")
+def test_failed_int_cast_keeps_the_value_only_in_the_unindexed_object() -> None:
+    doc = body(MaxHosts="two")
+    assert "MaxHosts" not in doc
+    assert doc["spider_unindexed"] == {"MaxHosts": "two"}
+
+
+def test_failed_date_cast_gives_null_and_keeps_the_value_unindexed() -> None:
+    doc = body(MATCH_EXP_JOB_GLIDEIN_ToDie="tomorrow")
+    assert doc["GLIDEIN_ToDie"] is None
+    assert doc["spider_unindexed"] == {"MATCH_EXP_JOB_GLIDEIN_ToDie": "tomorrow"}
 
 
 def test_unknown_int_becomes_null() -> None:
