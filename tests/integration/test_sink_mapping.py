@@ -152,8 +152,8 @@ def test_a_day_with_more_than_two_thousand_attribute_names_keeps_every_document(
     assert dead_letters(kafka) == 0
     stored = sources(search, prefix, docs)
     assert {doc.id: restored(stored[doc.id], doc.body) for doc in docs} == {doc.id: doc.body for doc in docs}
-    last = stored[docs[-1].id]
-    assert len(last[schemas.UNINDEXED_FIELD]) == 10  # the index was full: its new names are kept, not indexed
+    kept = sum(len(source.get(schemas.UNINDEXED_FIELD, {})) for source in stored.values())
+    assert kept >= 3000 - 2000  # the names the full index could not take, kept in the source
 
 
 @pytest.mark.parametrize("kind", KINDS)
