@@ -394,6 +394,7 @@ def copy_attributes(ad: JobAd, text_limit: int, also_evaluate: tuple[str, ...] =
 def _copy(
     ad: JobAd, shape: _Shape, unindexed: dict[str, Any], text_limit: int, also_evaluate: tuple[str, ...]
 ) -> dict[str, Any]:
+    """The fields of the copy; the values of failed casts are added to `unindexed`."""
     raw = ad.raw
     values = shape.read(raw)
     attention = shape.needing_attention(tuple(map(type, values)))
