@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import compose
 import pytest
 import yaml
 from deploy_checks import spider_command_problem
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from services.common.config import load_collectors, load_es_clusters
 
@@ -21,6 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
 COMPOSE = DEPLOY / "compose.yaml"
+CONSTRAINTS = DEPLOY / "constraints.txt"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+# What `pip install .` of the production package reads; nothing of the local stack, the demo, tests or benches.
+IMAGE_FILES = {"pyproject.toml", "setup.py", "README.md", "schemas/", "services/", "deploy/constraints.txt"}
 SPIDER_SERVICES = ("topics", "collector", "converter", "sink-es", "sink-opensearch", "sink-amq")
 
 
@@ -116,6 +125,68 @@ def test_nothing_is_fetched_by_url_and_every_copied_path_exists(dockerfile):
             *sources, _dest = shlex.split(args)
             for source in sources:
                 assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+
+
+def test_image_copies_only_what_the_production_package_needs(dockerfile):
+    copied = {source for ins, args in dockerfile if ins == "COPY" and not args.startswith("--from")
+              for source in shlex.split(args)[:-1]}  # fmt: skip
+    assert copied == IMAGE_FILES
+
+
+def pins() -> dict[str, str]:
+    lines = CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+    found = (re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line) for line in lines)
+    return {canonicalize_name(m[1]): m[2] for m in found if m}
+
+
+def test_every_pip_install_in_the_image_follows_the_constraints(dockerfile):
+    installs = [cmd for ins, args in dockerfile if ins == "RUN" for cmd in args.split("&&") if "pip install " in cmd]
+    assert installs
+    for command in installs:
+        assert "-c constraints.txt" in command or "--no-deps" in command, command
+
+
+def test_constraints_pin_every_requirement_within_the_declared_ranges():
+    pinned = pins()
+    declared = [*PYPROJECT["project"]["dependencies"], *PYPROJECT["build-system"]["requires"]]
+    for text in declared:
+        requirement = Requirement(text)
+        version = pinned.get(canonicalize_name(requirement.name))
+        assert version is not None, f"{requirement.name} is not pinned in deploy/constraints.txt"
+        assert requirement.specifier.contains(version), f"{requirement.name}=={version} is outside {text}"
+
+
+def test_constraints_are_what_scripts_constraints_writes_for_this_environment():
+    """Transitive dependencies pinned too (an unpinned one would float with every build), at the versions the
+    tests run with (CI installs with the constraints)."""
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "constraints"), "--check"], capture_output=True,
+                            text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_major_version_is_bounded():
+    for text in [*PYPROJECT["project"]["dependencies"], *PYPROJECT["project"]["optional-dependencies"]["dev"]]:
+        requirement = Requirement(text)
+        assert any(spec.operator in ("<", "==") for spec in requirement.specifier) or requirement.name == "packaging", (
+            text
+        )
+
+
+def test_production_code_imports_no_test_only_dependency():
+    """jsonschema and pyyaml are dev extras: the image does not have them."""
+    importing = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "services").rglob("*.py")
+        if re.search(r"^\s*(import|from) (jsonschema|yaml|tenacity)\b", path.read_text(encoding="utf-8"), re.M)
+    ]
+    assert importing == []
+
+
+def test_a_site_ca_bundle_reaches_pip_as_a_build_secret_never_a_layer(dockerfile):
+    runs = [args for ins, args in dockerfile if ins == "RUN" and "pip install" in args and "-r " in args]
+    assert runs and runs[0].startswith("--mount=type=secret,id=ca_bundle")
+    assert "PIP_CERT=/run/secrets/ca_bundle" in runs[0]
+    assert not [args for ins, args in dockerfile if ins in ("COPY", "ENV") and "ca_bundle" in args]
 
 
 def test_compose_file_is_valid_for_docker_compose(tmp_path):
