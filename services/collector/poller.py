@@ -24,7 +24,8 @@ from services.collector.config import CollectorConfig
 from services.collector.pool import Pool, PoolError, PoolTimeout
 from services.collector.publisher import Delivery, Publisher
 from services.collector.queries import WindowRules, history_constraint, queue_constraint
-from services.common import raw_message, topics
+from services.common import dead_letter, raw_message, topics
+from services.common.config import MIB, size_text
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,11 @@ class Poller:
             crab_max_age_s=config.crab_max_age_s,
         )
         self.identity = raw_message.collector_identity()
+        kafka = config.kafka
+        self._raw_limit = kafka.message_size.limit(topics.RAW_HISTORY) or MIB
+        self._dlq_topic = kafka.topic(topics.DLQ_CONVERTER)
+        self._dlq_limit = kafka.message_size.limit(topics.DLQ_CONVERTER)
+        self._service = dead_letter.service_identity("collector")
         self._busy: set[tuple[str, str]] = set()
         self._busy_lock = threading.Lock()
 
@@ -127,7 +133,31 @@ class Poller:
                 snapshot_time=now if snapshot_id else None,
                 identity=self.identity,
             )
+            if len(value) > self._raw_limit:
+                self._dead_letter_oversized(topic, key, value, schedd["Name"], source, delivery, now)
+                continue
             self.publisher.produce(topic, key, value, delivery)
+
+    def _dead_letter_oversized(
+        self, topic: str, key: bytes, value: bytes, schedd: str, source: str, delivery: Delivery, now: float
+    ) -> None:
+        """An ad larger than the raw topics take cannot be published: Kafka would refuse it at every poll and the
+        schedd's checkpoint would never move again. It becomes a dead letter instead (cut to what the dead-letter
+        topic takes), delivered within the poll, so the checkpoint moves only once the dead letter is stored."""
+        reason = f"raw ad of {size_text(len(value))} exceeds the {size_text(self._raw_limit)} limit of {topic}"
+        kind = HISTORY if source == "condor_history" else QUEUE
+        log.warning("%s: ad not published: %s", schedd, reason, extra={"schedd": schedd, "source": kind})
+        metrics.SKIPPED_ADS.labels(kind=kind, schedd=schedd).inc()
+        letter = dead_letter.record(
+            "collector",
+            reason,
+            dead_letter.Origin(topic=topic, key=key, value=value),
+            self._service,
+            details={"schedd": schedd},
+            now=now,
+        )
+        letter_key, letter_value = dead_letter.encode(letter, max_bytes=self._dlq_limit)
+        self.publisher.produce(self._dlq_topic, letter_key, letter_value, delivery)
 
     def _acknowledged(self, delivery: Delivery, task: PollTask) -> str | None:
         """None when Kafka acknowledged every message of the poll, else why not."""

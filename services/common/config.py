@@ -169,6 +169,11 @@ class TopicRetention(BaseModel):
 MIB = 1024 * 1024
 
 
+def size_text(size: float) -> str:
+    """A message size as the limits are set: MiB, or KiB below a tenth of one (never "0.0 MiB")."""
+    return f"{size / MIB:.1f} MiB" if size >= MIB / 10 else f"{size / 1024:.1f} KiB"
+
+
 def kafka_size(limit: int) -> int:
     """Kafka's setting for messages of up to `limit` bytes (key, value and headers, uncompressed): 1/16 more,
     room for the record batch framing and for compression that grows incompressible data a little."""

@@ -1,12 +1,13 @@
 """`spider topics create`: every topic of services/common/topics.py, with its settings, under the prefix.
 
-Idempotent: a topic that already exists is reported as such and left as it is, except for its message size
-limit (`max.message.bytes`), which is set to the configured one so that an upgrade that raises the limits
-takes effect without re-creating topics.
+Idempotent: a topic that already exists is reported as such and left as it is, except for a message size limit
+(`max.message.bytes`) other than the configured one, which is changed (and reported) so that an upgrade that
+raises the limits takes effect without re-creating topics. A second run changes nothing.
 """
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -59,15 +60,40 @@ def create_topics(
                 raise SpiderError(f"cannot create topic {name}: {error.str()}") from None
             outcomes.append(TopicOutcome(name, False, "already exists"))
     sizes = {topic.topic: topic.config["max.message.bytes"] for topic in new if "max.message.bytes" in topic.config}
-    existing = {o.name: sizes[o.name] for o in outcomes if not o.created and o.name in sizes}
-    if existing:
-        _set_size_limits(admin, existing, timeout_s)
+    current = _size_limits(admin, [o.name for o in outcomes if not o.created and o.name in sizes], timeout_s)
+    changed = {name: sizes[name] for name, size in current.items() if size != sizes[name]}
+    if changed:
+        _set_size_limits(admin, changed, timeout_s)
     return [
-        TopicOutcome(o.name, False, f"{o.detail}, max.message.bytes set to {existing[o.name]}")
-        if o.name in existing
+        TopicOutcome(o.name, False, f"{o.detail}, max.message.bytes {current[o.name]} -> {changed[o.name]}")
+        if o.name in changed
         else o
         for o in outcomes
     ]
+
+
+def _size_limits(admin: AdminClient, names: list[str], timeout_s: float) -> dict[str, str]:
+    """The `max.message.bytes` each existing topic has now."""
+    if not names:
+        return {}
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(found) < len(names):
+        resources = [ConfigResource("topic", name) for name in names if name not in found]
+        for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
+            try:
+                found[resource.name] = future.result(timeout=timeout_s + 5)["max.message.bytes"].value
+            except KafkaException as exc:
+                # a topic created a moment ago is not known to every broker yet
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+                    raise SpiderError(
+                        f"cannot read the settings of topic {resource.name}: {exc.args[0].str()}"
+                    ) from None
+            except TimeoutError:
+                raise SpiderError(f"cannot read the settings of topic {resource.name}: no answer") from None
+        if len(found) < len(names):
+            time.sleep(0.2)
+    return found
 
 
 def _set_size_limits(admin: AdminClient, sizes: dict[str, str], timeout_s: float) -> None:

@@ -38,7 +38,7 @@ from services import compilation
 from services.collector.publisher import Delivery, Report
 from services.collector.publisher import Publisher as KafkaPublisher
 from services.common import dead_letter, gc_tuning, logs, observability, topics
-from services.common.config import MIB, KafkaSettings
+from services.common.config import MIB, KafkaSettings, size_text
 from services.common.dead_letter import Origin, service_identity
 from services.common.shutdown import Stopping
 from services.common.topic_admin import create_topics
@@ -107,10 +107,6 @@ class Output:
         return len(self.key or b"") + len(self.value) + headers
 
 
-def _mib(size: int) -> str:
-    return f"{size / MIB:.1f} MiB"
-
-
 def broker_urls(kafka: KafkaSettings) -> list[str]:
     return [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",") if server.strip()]
 
@@ -169,7 +165,7 @@ class Routes:
         if size <= limit:
             return out
         if out.reason is None:
-            problem = f"document of {_mib(size)} exceeds the {_mib(limit)} limit of {out.topic}"
+            problem = f"document of {size_text(size)} exceeds the {size_text(limit)} limit of {out.topic}"
             return self.dead_letter(out, MessageTooLarge(problem), TOO_LARGE)
         return self.cut(out, limit)
 

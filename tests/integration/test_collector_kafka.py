@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -29,7 +30,7 @@ from services.collector.poller import HISTORY, QUEUE, Poller
 from services.collector.pool import FilePool
 from services.collector.publisher import Publisher
 from services.common import dead_letter, raw_message, topics
-from services.common.config import KafkaSettings
+from services.common.config import MIB, KafkaSettings, MessageSizeLimits, kafka_size
 from services.common.topic_admin import create_topics
 
 from .kafka_helpers import delete_topics, private_kafka
@@ -129,6 +130,19 @@ def test_topics_create_makes_every_topic_once_and_is_idempotent():
     assert {o.detail for o in again} == {"already exists"}
 
 
+def test_topics_create_raises_the_message_size_limit_of_existing_topics_and_says_so():
+    kafka = private_kafka()
+    create_topics(kafka)
+    larger = kafka.model_copy(update={"message_size": MessageSizeLimits(raw_mb=24)})
+
+    outcomes = {o.name: o.detail for o in create_topics(larger)}
+    delete_topics(kafka, [kafka.topic(spec.name) for spec in topics.TOPICS])
+
+    change = f"already exists, max.message.bytes {kafka_size(12 * MIB)} -> {kafka_size(24 * MIB)}"
+    assert outcomes[kafka.topic(topics.RAW_QUEUE)] == outcomes[kafka.topic(topics.RAW_HISTORY)] == change
+    assert outcomes[kafka.topic(topics.DOCS_HISTORY)] == "already exists"
+
+
 def test_history_poll_publishes_the_window_and_then_advances_the_checkpoint(kafka, pool_dir):
     poller, publisher = make_poller(kafka, pool_dir)
     results = run(poller, HISTORY)
@@ -208,6 +222,27 @@ def test_kafka_outage_leaves_checkpoints_unchanged_and_the_next_run_catches_up(k
     assert result.ok
     assert len(job_ids(kafka, topics.RAW_HISTORY)) == 3  # 3 h, 25 min, 5 min ago
     assert CheckpointStore(kafka).load() == {"vocms0250.cern.ch": T0 - 300}
+
+
+def test_an_ad_too_large_for_the_raw_topics_is_dead_lettered_and_the_checkpoint_moves(kafka, pool_dir):
+    schedd = "vocms0250.cern.ch"
+    huge = history_ad(schedd, 7, T0 - 200).replace("Payload = ", f'Environment = "{"PATH=/bin " * 4000}"\nPayload = ')
+    with (pool_dir / "schedds" / schedd / "history.ads").open("a") as history:
+        history.write(huge)
+    small_raw = kafka.model_copy(update={"message_size": MessageSizeLimits(raw_mb=0.03)})  # 31 KB: the ad is ~42 KB
+    poller, publisher = make_poller(small_raw, pool_dir, schedd_include=[schedd])
+
+    [result] = run(poller, HISTORY).values()
+    publisher.close()
+
+    assert result.ok
+    assert CheckpointStore(kafka).load() == {schedd: T0 - 200}
+    assert f"{schedd}#5000.7#{T0 - 200 - 90000}" not in job_ids(kafka, topics.RAW_HISTORY)
+    [(_, value)] = read_topic(kafka, topics.DLQ_CONVERTER)
+    letter = dead_letter.decode(value)
+    assert (letter.stage, letter.details["schedd"]) == ("collector", schedd)
+    assert re.fullmatch(r"raw ad of 4\d\.\d KiB exceeds the 30\.7 KiB limit of t-\w+\.raw\.history", letter.reason)
+    assert raw_message.decode(letter.origin.value).global_job_id == f"{schedd}#5000.7#{T0 - 200 - 90000}"
 
 
 def history_ad(schedd: str, proc: int, finished: int) -> str:
