@@ -43,16 +43,25 @@ class RepeatedLines(logging.Filter):
 
     _VOLATILE = re.compile(r"\[rdkafka#[^\]]*\] |\s*\(after \d+ms in state \w+\)|, \d+ identical error\(s\) suppressed")
 
+    _OPENSSL_CODE = re.compile(r"error:[0-9A-F]{8}")
+
     def __init__(self, interval_s: float = 300.0) -> None:
         super().__init__()
         self.interval_s = interval_s
         self._seen: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
+    def key(self, message: str) -> str:
+        """What identifies a failure: the text without client names and timings; an OpenSSL error code stands for
+        the whole message (librdkafka reports a failed handshake twice, in a long and a short form)."""
+        text = self._VOLATILE.sub("", message)
+        code = self._OPENSSL_CODE.search(text)
+        return text.partition("]:")[0] + code.group() if code else text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key = self._VOLATILE.sub("", record.getMessage())
+        key = self.key(record.getMessage())
         now = time.monotonic()
         with self._lock:
             since, repeats = self._seen.get(key, (0.0, 0))

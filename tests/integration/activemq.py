@@ -92,12 +92,22 @@ class PrivateBroker:
 class Subscriber:
     """Collects every message of one destination (JSON bodies and headers) from a background STOMP connection."""
 
-    def __init__(self, port: int, destination: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        destination: str,
+        host: str = "127.0.0.1",
+        ca_certs: Path | None = None,
+        login: dict | None = None,
+    ) -> None:
+        """`ca_certs`: connect over TLS verified with this CA; `login`: {"username": ..., "passcode": ...}."""
         self.messages: list[tuple[dict, dict]] = []
         self._cond = threading.Condition()
         self.conn = stomp.Connection12([(host, port)], heartbeats=(0, 0))
+        if ca_certs is not None:
+            self.conn.set_ssl(for_hosts=[(host, port)], ca_certs=str(ca_certs))
         self.conn.set_listener("collect", self)
-        self.conn.connect(wait=True)
+        self.conn.connect(wait=True, **(login or {}))
         self.conn.subscribe(destination, id="test", ack="auto")
         time.sleep(0.3)  # the SUBSCRIBE has no receipt here; give the broker a moment before anyone sends
 
