@@ -15,6 +15,7 @@ import pwd
 import shutil
 import ssl
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -341,7 +342,7 @@ class SecureKafka(Kafka):
         return f"sasl_ssl://{self.cfg.host}:{self.ports()[0]} (SCRAM-SHA-512; controller {self.ports()[1]})"
 
     def probe(self) -> tuple[bool, str]:
-        return health.kafka(f"{self.cfg.host}:{self.ports()[0]}", client_settings(self.cfg)["kafka"])
+        return probe_secure(self.cfg, lambda login: health.kafka(f"{self.cfg.host}:{self.ports()[0]}", login["kafka"]))
 
     def listener_settings(self) -> dict[str, str]:
         host, port, material = self.cfg.host, self.ports()[0], tls.Material(self.cfg.state_dir)
@@ -388,8 +389,9 @@ class SecureActiveMQ(ActiveMQ):
         return f"stomp+ssl://{self.cfg.host}:{self.ports()[0]}"
 
     def probe(self) -> tuple[bool, str]:
-        settings = client_settings(self.cfg)
-        return health.stomp_broker(self.cfg.host, self.ports()[0], **settings["stomp"])
+        return probe_secure(
+            self.cfg, lambda login: health.stomp_broker(self.cfg.host, self.ports()[0], **login["stomp"])
+        )
 
     def connectors(self) -> list[str]:
         return [f'      <transportConnector name="stomp+ssl" uri="stomp+ssl://{self.cfg.host}:{self.ports()[0]}"/>']
@@ -422,7 +424,10 @@ class TlsProxy(Server):
         return f"https://{h}:{self.ports()[0]} -> elasticsearch, https://{h}:{self.ports()[1]}(/os, /es) -> opensearch"
 
     def probe(self) -> tuple[bool, str]:
-        settings = client_settings(self.cfg)["search"]
+        return probe_secure(self.cfg, self._probe)
+
+    def _probe(self, login: dict[str, dict]) -> tuple[bool, str]:
+        settings = login["search"]
         endpoints = self.cfg.endpoints()
         details = []
         for kind, url in (
@@ -472,6 +477,13 @@ class TlsProxy(Server):
 
     def command(self) -> list[str]:
         return [self.nginx, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-e", "stderr"]
+
+
+def probe_secure(cfg: StackConfig, probe: Callable[[dict[str, dict]], tuple[bool, str]]) -> tuple[bool, str]:
+    """Run `probe` with the stack's client logins; unhealthy, not an error, before the stack made them."""
+    if not tls.Material(cfg.state_dir).ca_cert.exists():
+        return False, f"no secure stack credentials in {cfg.state_dir}"
+    return probe(client_settings(cfg))
 
 
 def client_settings(cfg: StackConfig) -> dict[str, dict]:
