@@ -45,9 +45,10 @@ class RepeatedLines(logging.Filter):
 
     _OPENSSL_CODE = re.compile(r"error:[0-9A-F]{8}")
 
-    def __init__(self, interval_s: float = 300.0) -> None:
+    def __init__(self, interval_s: float = 300.0, clock=time.monotonic) -> None:
         super().__init__()
         self.interval_s = interval_s
+        self.clock = clock
         self._seen: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
@@ -62,7 +63,7 @@ class RepeatedLines(logging.Filter):
         if record.levelno < logging.WARNING:
             return True
         key = self.key(record.getMessage())
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             since, repeats = self._seen.get(key, (0.0, 0))
             if since and now - since < self.interval_s:
