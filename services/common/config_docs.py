@@ -17,7 +17,7 @@ from pydantic import AliasChoices, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from services.common.config import SpiderSettings
+from services.common.config import ClusterConfig, SpiderSettings
 
 ENV_PREFIX = "SPIDER_"
 NESTED = "__"
@@ -189,7 +189,28 @@ def render(services: dict[str, type[SpiderSettings]]) -> str:
         own = [f for f in cls.model_fields if f not in common]
         first_line = (cls.__doc__ or name).strip().splitlines()[0]
         sections += sections_of(cls, own, f"{name.capitalize()} (`[{cls.section}]`)", first_line, f"{cls.section}.", "")
-    return HEADER + "\n" + "\n".join(s.render() for s in sections)
+    return HEADER + "\n" + "\n".join(s.render() for s in sections) + "\n" + es_conf_section()
+
+
+def es_conf_section() -> str:
+    """The keys of one cluster of etc/es_conf.json (the reference's file, read unchanged)."""
+    intro = " ".join(line.strip() for line in (ClusterConfig.__doc__ or "").strip().splitlines()[2:])
+    lines = [
+        "## es_conf.json (one object per cluster)",
+        "",
+        intro,
+        'Example: `[{"host": "es-cms1.cern.ch", "port": 9203, "username": "u", "password": "p"}, '
+        '{"host": "os-cms.cern.ch/os", "username": "u", "password": "p", '
+        f'"ca_certs": "{ClusterConfig.REFERENCE_CA}"}}]`.',
+        "",
+        "| key | type | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, field in ClusterConfig.model_fields.items():
+        default = ("required" if name == "host" else "from `host`") if field.is_required() else default_text(field)
+        row = [f"`{name}`", type_name(field.annotation), default, field.description or ""]
+        lines.append("| " + " | ".join(cell(c) for c in row) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def undescribed(services: dict[str, type[SpiderSettings]]) -> list[str]:
