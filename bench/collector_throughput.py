@@ -20,9 +20,9 @@ from pathlib import Path
 
 from bench.ads import history_text, realistic_ads
 from services.collector.fromfile import publish_file
-from services.collector.publisher import Delivery, Publisher
 from services.common import raw_message, topics
 from services.common.config import KafkaSettings
+from services.common.kafka import Delivery, Publisher
 from services.common.topic_admin import create_topics
 
 

@@ -1,6 +1,8 @@
 """Write the demo's sample ads (deploy/demo/ads/) from bench/ads.py; run once, the files are committed.
 
-`python -m deploy.demo.generate_ads` rewrites them identically (fixed seeds). Four files, one per pool and
+It lives here, beside the generator it draws from, so that the demo (deploy/demo) reads only its committed files
+and never depends on the benchmarks (.importlinter). `python -m bench.demo_ads` rewrites them identically (fixed
+seeds). Four files, one per pool and
 source: the CMS Global pool (CRAB analysis and WMAgent production) and the Tier-0 pool, each with a queue
 snapshot (`condor_q -long` layout: running, idle, held) and a history file (schedd history layout with `***`
 banners: completed, removed). A few ads are broken on purpose so the demo shows both dead-letter paths: one
@@ -17,7 +19,7 @@ import classad2
 
 from bench import ads as bench
 
-HERE = Path(__file__).parent / "ads"
+HERE = Path(__file__).resolve().parent.parent / "deploy" / "demo" / "ads"
 TIER0_SCHEDDS = ["vocms0313.cern.ch", "vocms0314.cern.ch"]
 TIER0_STREAMS = ["JetMET0", "Muon0", "EGamma1", "ParkingDoubleMuonLowMass2", "ZeroBias"]
 TIER0_TASKS = ["Repack", "Express", "PromptReco", "Merge", "Cleanup"]

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.collector import metrics
-from services.collector.publisher import Delivery, Publisher
 from services.common import dead_letter, raw_message, topics
 from services.common.adfile import read_ads
 from services.common.config import KafkaSettings
+from services.common.kafka import Delivery, Publisher
 
 log = logging.getLogger(__name__)
 

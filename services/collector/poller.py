@@ -22,10 +22,10 @@ from services.collector import metrics
 from services.collector.checkpoints import CheckpointStore
 from services.collector.config import CollectorConfig
 from services.collector.pool import Pool, PoolError, PoolTimeout
-from services.collector.publisher import Delivery, Publisher
 from services.collector.queries import WindowRules, history_constraint, queue_constraint
 from services.common import dead_letter, raw_message, topics
 from services.common.config import MIB, size_text
+from services.common.kafka import Delivery, Publisher
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from services.collector.config import CollectorConfig
 from services.collector.discovery import LEGACY_POOL, discover
 from services.collector.poller import HISTORY, QUEUE, Poller, PollResult
 from services.collector.pool import FilePool, HTCondorPool, Pool
-from services.collector.publisher import Publisher
+from services.common.kafka import Publisher
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
-"""The Kafka producer of the collector, with per-batch delivery accounting.
+"""Kafka plumbing shared by the services: the producer with per-batch delivery accounting.
 
-A history checkpoint may only move once Kafka acknowledged every ad of that schedd, so each poll owns a
-`Delivery` that counts its own reports; one slow schedd's batch never waits for another's. The producer is
-idempotent (no duplicates from internal retries, order kept per partition) and compresses batches. The
-converter sends its documents and dead letters through the same class.
+The collector and the converter publish through `Publisher`. A history checkpoint may only move once Kafka
+acknowledged every ad of that schedd, so each poll owns a `Delivery` that counts its own reports; one slow
+schedd's batch never waits for another's. The producer is idempotent (no duplicates from internal retries,
+order kept per partition) and compresses batches.
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ from confluent_kafka import KafkaError, KafkaException, Message
 from prometheus_client import Counter, Histogram
 
 from services import compilation
-from services.collector.publisher import Delivery, Report
-from services.collector.publisher import Publisher as KafkaPublisher
 from services.common import dead_letter, gc_tuning, logs, observability, topics
 from services.common.config import MIB, KafkaSettings, size_text
 from services.common.dead_letter import Origin, service_identity
+from services.common.kafka import Delivery, Report
+from services.common.kafka import Publisher as KafkaPublisher
 from services.common.shutdown import Stopping
 from services.common.topic_admin import create_topics
 from services.converter import faust_kafka

@@ -28,9 +28,9 @@ from services.collector.config import CollectorConfig
 from services.collector.discovery import discover
 from services.collector.poller import HISTORY, QUEUE, Poller
 from services.collector.pool import FilePool
-from services.collector.publisher import Publisher
 from services.common import dead_letter, raw_message, topics
 from services.common.config import MIB, KafkaSettings, MessageSizeLimits, kafka_size
+from services.common.kafka import Publisher
 from services.common.topic_admin import create_topics
 
 from .kafka_helpers import delete_topics, private_kafka

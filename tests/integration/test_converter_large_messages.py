@@ -14,9 +14,9 @@ import orjson
 import pytest
 
 from bench.ads import raw_messages, realistic_ads
-from services.collector.publisher import Delivery, Publisher
 from services.common import dead_letter, topics
 from services.common.config import MIB, KafkaSettings
+from services.common.kafka import Delivery, Publisher
 from services.common.topic_admin import create_topics
 
 from .kafka_helpers import BOOTSTRAP

@@ -19,8 +19,8 @@ from services.collector.config import CollectorConfig
 from services.collector.discovery import discover
 from services.collector.poller import QUEUE, Poller
 from services.collector.pool import HTCondorPool, PoolError
-from services.collector.publisher import Publisher
 from services.common.errors import SpiderError
+from services.common.kafka import Publisher
 
 VERSION = "$CondorVersion: 24.0.3 2024-12-05 BuildID: 770654 PackageID: 24.0.3-1 $"
 
