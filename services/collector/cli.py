@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
 
+from services.collector import metrics
 from services.collector.checkpoints import CheckpointStore, dump_reference, plan_import, read_reference
 from services.collector.config import CollectorConfig
 from services.collector.fromfile import SOURCES, publish_file
@@ -23,6 +26,8 @@ from services.common.config import load_settings
 from services.common.errors import ConfigError
 from services.common.shutdown import Stopping
 from services.common.topic_admin import create_topics
+
+log = logging.getLogger(__name__)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config file (also SPIDER_CONFIG)", show_default=False)
@@ -93,6 +98,8 @@ def collector(
         service = Collector(settings, pool_for(settings, pool_dir), publisher)
         if once:
             results = service.run_once(sources)
+            if settings.pushgateway_url:
+                _push_metrics(settings.pushgateway_url)
             failed = [r for r in results if not r.ok]
             typer.echo(
                 orjson.dumps(
@@ -114,6 +121,14 @@ def collector(
         service.run_forever(stop)
     finally:
         publisher.close(stopping.remaining(default=30.0))
+
+
+def _push_metrics(url: str) -> None:
+    """A Pushgateway that cannot be reached costs the run's metrics only, never its ads: logged, not raised."""
+    try:
+        metrics.push(url)
+    except OSError as exc:
+        log.warning("cannot push metrics to the Pushgateway: %s", type(exc).__name__, extra={"pushgateway": url})
 
 
 def _when(epoch: float, now: float) -> str:
@@ -198,8 +213,15 @@ def topics_create(
     config: ConfigOption = None,
     partitions: Annotated[int | None, typer.Option(help="Partitions of every multi-partition topic")] = None,
     replication: Annotated[int, typer.Option(help="Replication factor")] = 1,
+    min_insync_replicas: Annotated[
+        int | None, typer.Option(help="Topics' min.insync.replicas (the broker's default if unset)")
+    ] = None,
 ) -> None:
     """Create every pipeline topic under the prefix; existing ones keep their settings, except the size limit."""
     settings = _config(config)
-    for outcome in create_topics(settings.kafka, partitions=partitions, replication=replication):
+    specs = settings.kafka.topic_specs()
+    if min_insync_replicas is not None:
+        durable = {"min.insync.replicas": str(min_insync_replicas)}
+        specs = tuple(replace(spec, extra={**spec.extra, **durable}) for spec in specs)
+    for outcome in create_topics(settings.kafka, partitions=partitions, replication=replication, specs=specs):
         typer.echo(f"{outcome.name}\t{outcome.detail}")

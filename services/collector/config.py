@@ -38,4 +38,7 @@ class CollectorConfig(SpiderSettings):
 
     compression: str = Field("zstd", pattern="^(zstd|lz4)$", description="Compression of ad messages (zstd or lz4)")
     delivery_timeout_ms: int = Field(120_000, gt=0, description="librdkafka delivery.timeout.ms of ad messages")
+    pushgateway_url: str | None = Field(
+        None, description="--once: push the run's metrics to this Prometheus Pushgateway (job spider-collector)"
+    )
     linger_ms: int = Field(50, ge=0, description="librdkafka linger.ms: wait this long to fill a batch")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge, push_to_gateway
 
 ADS_PUBLISHED = Counter(
     "spider_collector_ads_published_total",
@@ -35,3 +35,12 @@ CHECKPOINT_AGE = Gauge(
 SKIPPED_ADS = Counter(
     "spider_collector_skipped_ads_total", "Ads not published because they could not be read", ["kind", "schedd"]
 )
+
+PUSH_JOB = "spider-collector"
+
+
+def push(url: str) -> None:
+    """Replace the job's metrics in a Pushgateway with this process's (a --once run that nothing scrapes).
+
+    A replace (PUT), not an add: a schedd that failed in this run keeps no last success from an older run."""
+    push_to_gateway(url, job=PUSH_JOB, registry=REGISTRY, timeout=10)
