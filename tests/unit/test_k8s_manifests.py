@@ -4,8 +4,11 @@ and checked against what the services need (probes on the metrics port, secrets 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import kubernetes_validate
@@ -13,12 +16,18 @@ import pytest
 import yaml
 from deploy_checks import spider_command_problem
 
+from services.collector.config import CollectorConfig
 from services.common import topics
-from services.common.config import load_collectors, load_es_clusters
+from services.common.config import load_collectors, load_es_clusters, load_settings
+from services.converter.config import ConverterConfig
+from services.sinks.config import SinkConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+EXAMPLE_SECRETS = K8S / "examples" / "secrets.yaml"
 KUBERNETES_VERSION = "1.33.0"
+KEDA_VERSION = re.search(r"^KEDA_VERSION=(\S+)", (ROOT / "deploy" / "ci-tools.sh").read_text(), re.M)[1]
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 SERVICES = ("collector", "converter", "sink-es", "sink-opensearch", "sink-amq")
 SCHEMA_FILES = (
     "deployment-apps-v1",
@@ -28,7 +37,10 @@ SCHEMA_FILES = (
     "poddisruptionbudget-policy-v1",
     "job-batch-v1",
     "cronjob-batch-v1",
+    "networkpolicy-networking-v1",
+    "persistentvolumeclaim-v1",
 )
+KEDA_CRDS = ("keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml")
 READS = {
     "converter": (topics.RAW_QUEUE, topics.RAW_HISTORY),
     "sink-es": (topics.DOCS_QUEUE, topics.DOCS_HISTORY),
@@ -67,9 +79,32 @@ def base() -> list[dict]:
     return [d for d in yaml.safe_load_all(render("base")) if d]
 
 
+def keda_crds() -> Path:
+    """config/crd/bases of the KEDA Go module (deploy/ci-tools.sh downloads it into the module cache)."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    module = f"github.com/kedacore/keda/v2@{KEDA_VERSION}"
+    found = subprocess.run([go, "mod", "download", "-json", module], capture_output=True, text=True, cwd="/")
+    assert found.returncode == 0, f"KEDA module {KEDA_VERSION}: run deploy/ci-tools.sh\n{found.stdout}{found.stderr}"
+    return Path(json.loads(found.stdout)["Dir"]) / "config" / "crd" / "bases"
+
+
+def strict(schema: dict) -> dict:
+    """An OpenAPI schema where objects with listed properties refuse unknown ones (kubeconform -strict does that
+    only for its own Kubernetes schemas; the CRD leaves unknown fields to the API server's pruning)."""
+    if isinstance(schema, dict):
+        schema = {k: strict(v) for k, v in schema.items()}
+        open_ended = "additionalProperties" in schema or schema.get("x-kubernetes-preserve-unknown-fields")
+        if "properties" in schema and not open_ended:
+            schema["additionalProperties"] = False
+    elif isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
 @pytest.fixture(scope="module")
 def schema_dir(tmp_path_factory) -> Path:
-    """kubeconform's standalone-strict layout, built from the schemas the kubernetes-validate package ships.
+    """kubeconform's standalone-strict layout, built from the schemas the kubernetes-validate package ships,
+    plus the KEDA CRDs' schemas (<group>/<kind>_<version>.json).
 
     Its files point at a shared definitions file by an absolute URL; kubeconform needs each schema
     self-contained, so the definitions are embedded and the references made local."""
@@ -84,6 +119,14 @@ def schema_dir(tmp_path_factory) -> Path:
     for kind in SCHEMA_FILES:
         schema = json.loads(localise((source / f"{kind}.json").read_text()))
         (target / f"{kind}.json").write_text(json.dumps(schema | {"$defs": definitions}))
+    for name in KEDA_CRDS:
+        crd = yaml.safe_load((keda_crds() / name).read_text())
+        group = root / crd["spec"]["group"]
+        group.mkdir(exist_ok=True)
+        for version in crd["spec"]["versions"]:
+            kind = crd["spec"]["names"]["kind"].lower()
+            schema = strict(version["schema"]["openAPIV3Schema"])
+            (group / f"{kind}_{version['name']}.json").write_text(json.dumps(schema))
     return root
 
 
@@ -101,8 +144,10 @@ def container(workload: dict) -> dict:
 def kubeconform(schema_dir: Path, path: Path) -> subprocess.CompletedProcess[str]:
     location = f"{schema_dir}/{{{{ .NormalizedKubernetesVersion }}}}-standalone{{{{ .StrictSuffix }}}}/"
     location += "{{ .ResourceKind }}{{ .KindSuffix }}.json"
+    crds = f"{schema_dir}/{{{{ .Group }}}}/{{{{ .ResourceKind }}}}_{{{{ .ResourceAPIVersion }}}}.json"
     command = [tool("kubeconform"), "-strict", "-summary", "-kubernetes-version", KUBERNETES_VERSION]
-    return subprocess.run([*command, "-schema-location", location, str(path)], capture_output=True, text=True)
+    command += ["-schema-location", location, "-schema-location", crds]
+    return subprocess.run([*command, str(path)], capture_output=True, text=True)
 
 
 def test_kubeconform_accepts_every_resource_strictly(manifests, schema_dir):
@@ -121,6 +166,16 @@ def test_kubeconform_rejects_a_misspelt_field(schema_dir, tmp_path, base):
     result = kubeconform(schema_dir, path)
     assert result.returncode == 1
     assert "livenessProb" in result.stdout
+
+
+def test_kubeconform_checks_scaled_objects_against_the_keda_schema(schema_dir, tmp_path, base):
+    broken = [json.loads(json.dumps(d)) for d in base]
+    by(broken, "ScaledObject")["spider-converter"]["spec"]["maxReplicas"] = 4
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump_all(broken), encoding="utf-8")
+    result = kubeconform(schema_dir, path)
+    assert result.returncode == 1
+    assert "maxReplicas" in result.stdout
 
 
 def test_base_runs_each_service_as_its_own_deployment(base):
@@ -200,13 +255,152 @@ def test_secrets_and_collectors_are_files_in_the_workdir_etc(base):
         assert all("secretKeyRef" not in str(e) for e in container(deployment).get("env", [])), name
 
 
+def example_secrets() -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in yaml.safe_load_all(EXAMPLE_SECRETS.read_text(encoding="utf-8"))}
+
+
 def test_example_files_are_accepted_by_the_loaders(base, tmp_path):
-    files = {**by(base, "ConfigMap")["spider-collectors"]["data"], **by(base, "Secret")["spider-es-conf"]["stringData"]}
+    files = {**by(base, "ConfigMap")["spider-collectors"]["data"], **example_secrets()["spider-es-conf"]["stringData"]}
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     assert load_collectors(tmp_path / "collectors.json")
     assert {c.kind for c in load_es_clusters(tmp_path / "es_conf.json")} == {"elasticsearch", "opensearch"}
-    assert set(by(base, "Secret")["spider-amq"]["stringData"]) == {"amq_username", "amq_password"}
+    assert set(example_secrets()["spider-amq"]["stringData"]) == {"amq_username", "amq_password"}
+
+
+def pod_specs(docs: list[dict]) -> dict[str, dict]:
+    specs = {}
+    for d in docs:
+        if d["kind"] in ("Deployment", "Job"):
+            specs[d["metadata"]["name"]] = d["spec"]["template"]["spec"]
+        elif d["kind"] == "CronJob":
+            specs[d["metadata"]["name"]] = d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return specs
+
+
+def test_base_creates_no_secret_and_every_mounted_secret_is_in_the_example(manifests):
+    """`apply -k base` never installs a placeholder password; the example lists every key a pod reads."""
+    _, docs = manifests
+    assert by(docs, "Secret") == {}
+    examples = example_secrets()
+    for name, spec in pod_specs(docs).items():
+        for volume in spec.get("volumes", []):
+            sources = [volume.get("secret")] + [s.get("secret") for s in volume.get("projected", {}).get("sources", [])]
+            for secret in filter(None, sources):
+                secret_name = secret.get("secretName") or secret.get("name")
+                assert secret_name in examples, f"{name}: Secret {secret_name} is not in {EXAMPLE_SECRETS.name}"
+                keys = {item["key"] for item in secret.get("items", [])}
+                assert keys <= set(examples[secret_name]["stringData"]), name
+
+
+def test_every_pod_runs_without_a_service_account_token(manifests):
+    _, docs = manifests
+    assert all(spec["automountServiceAccountToken"] is False for spec in pod_specs(docs).values())
+
+
+def env_of(base: list[dict]) -> dict[str, str]:
+    return by(base, "ConfigMap")["spider-env"]["data"]
+
+
+def test_production_settings_load_in_every_service(base, monkeypatch):
+    """The ConfigMap's variables are settings the services accept: the AMQ sink gets its brokers (not
+    127.0.0.1), the converter declares no topic (the Job makes them with replication 3), Kafka is SASL_SSL."""
+    for key in [k for k in os.environ if k.startswith("SPIDER_")]:
+        monkeypatch.delenv(key)
+    for key, value in env_of(base).items():
+        monkeypatch.setenv(key, value)
+    sink = load_settings(SinkConfig)
+    assert sink.amq.hosts and not any(h.startswith("127.0.0.1") for h in sink.amq.hosts)
+    assert load_settings(ConverterConfig).declare_topics is False
+    collector = load_settings(CollectorConfig)
+    assert collector.kafka.security_protocol == "SASL_SSL"
+    assert collector.kafka.sasl_password_file and collector.kafka.ssl_ca_location
+
+
+def test_topics_job_makes_durable_topics(base):
+    args = container(by(base, "Job")["spider-topics"])["args"]
+    assert args[:2] == ["topics", "create"]
+    assert args[args.index("--replication") + 1] == "3"
+    assert args[args.index("--min-insync-replicas") + 1] == "2"
+
+
+def test_image_is_pinned_to_this_release(manifests):
+    _, docs = manifests
+    images = {c["image"] for spec in pod_specs(docs).values() for c in spec["containers"]}
+    assert images == {f"spider:{VERSION}"}
+
+
+def test_long_running_pods_have_startup_probes_and_spread_over_nodes(base):
+    for name, deployment in by(base, "Deployment").items():
+        spec = deployment["spec"]["template"]["spec"]
+        assert container(deployment)["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}, name
+        if name != "spider-collector":
+            (spread,) = spec["topologySpreadConstraints"]
+            assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"], name
+
+
+def test_each_consumer_scales_on_its_own_groups_lag(base, tmp_path):
+    scaled = by(base, "ScaledObject")
+    partitions = {spec.name: spec.partitions for spec in topics.TOPICS}
+    (tmp_path / "es_conf.json").write_text(example_secrets()["spider-es-conf"]["stringData"]["es_conf.json"])
+    clusters = {c.kind: c.name for c in load_es_clusters(tmp_path / "es_conf.json")}
+    groups = {
+        "converter": ConverterConfig.model_fields["group_id"].default,
+        "sink-es": f"spider-sink-es-{clusters['elasticsearch']}",
+        "sink-opensearch": f"spider-sink-opensearch-{clusters['opensearch']}",
+        "sink-amq": "spider-sink-amq",
+    }
+    assert SinkConfig.model_fields["consumer_group_prefix"].default == "spider-sink"
+    for service, read in READS.items():
+        scaler = scaled[f"spider-{service}"]
+        assert scaler["spec"]["scaleTargetRef"]["name"] == f"spider-{service}"
+        assert scaler["spec"]["maxReplicaCount"] <= min(partitions[t] for t in read), service
+        (trigger,) = scaler["spec"]["triggers"]
+        assert trigger["metadata"]["consumerGroup"] == groups[service], service
+        assert set(trigger["metadata"]["topic"].split(",")) == {f"spider.{t}" for t in read}, service
+        assert trigger["metadata"]["bootstrapServers"] == env_of(base)["SPIDER_KAFKA__BOOTSTRAP_SERVERS"]
+
+
+def test_converters_read_the_affiliations_the_cronjob_writes(base):
+    file = Path(env_of(base)["SPIDER_AFFILIATION_FILE"])
+    converter = by(base, "Deployment")["spider-converter"]
+    cron = by(base, "CronJob")["spider-affiliations"]
+    claims = {}
+    for workload in (converter, cron):
+        spec = pod_specs([workload])[workload["metadata"]["name"]]
+        mount = next(m for m in container(workload)["volumeMounts"] if m["mountPath"] == str(file.parent))
+        volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+        claims[workload["kind"]] = (volume["persistentVolumeClaim"]["claimName"], mount.get("readOnly", False))
+    assert claims == {"Deployment": ("spider-affiliations", True), "CronJob": ("spider-affiliations", False)}
+    assert container(cron)["args"] == ["affiliations", "refresh"]
+    assert "spider-affiliations" in by(base, "PersistentVolumeClaim")
+
+
+def test_collector_authenticates_to_htcondor_with_the_mounted_token(manifests):
+    _, docs = manifests
+    collector = next(
+        d for d in docs if d["metadata"]["name"] == "spider-collector" and d["kind"] != "PodDisruptionBudget"
+    )
+    spider = container(collector)
+    env = {e["name"]: e["value"] for e in spider["env"]}
+    assert env["CONDOR_CONFIG"] == "ONLY_ENV"
+    assert "IDTOKENS" in env["_CONDOR_SEC_CLIENT_AUTHENTICATION_METHODS"]
+    mounts = {m["mountPath"]: m["name"] for m in spider["volumeMounts"]}
+    volume = next(v for v in pod_specs([collector])["spider-collector"]["volumes"] if v["name"] == mounts[
+        env["_CONDOR_SEC_TOKEN_DIRECTORY"]])  # fmt: skip
+    assert volume["secret"]["secretName"] == "spider-condor-token"
+
+
+def test_network_policy_covers_every_pod_and_admits_only_metrics_scrapes(base):
+    (policy,) = by(base, "NetworkPolicy").values()
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    for name, workload in ((d["metadata"]["name"], d) for d in base if d["kind"] in ("Deployment", "Job", "CronJob")):
+        template = workload["spec"]["jobTemplate"]["spec"]["template"] if workload["kind"] == "CronJob" else workload[
+            "spec"]["template"]  # fmt: skip
+        assert selector.items() <= template["metadata"]["labels"].items(), name
+    (ingress,) = policy["spec"]["ingress"]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": int(env_of(base)["SPIDER_METRICS_PORT"])}]
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
 
 
 def test_metrics_service_selects_long_running_pods_for_prometheus(base):
@@ -216,8 +410,3 @@ def test_metrics_service_selects_long_running_pods_for_prometheus(base):
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= labels.items()
         assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9100"
-
-
-def test_topics_job_creates_the_topics(base):
-    job = by(base, "Job")["spider-topics"]
-    assert container(job)["args"] == ["topics", "create"]
