@@ -20,6 +20,7 @@ from deploy_checks import spider_command_problem
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from deploy.demo.workdir import SAMPLES
 from services.common.config import load_collectors, load_es_clusters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,9 @@ CONSTRAINTS = DEPLOY / "constraints.txt"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 # What `pip install .` of the production package reads; nothing of the local stack, the demo, tests or benches.
 IMAGE_FILES = {"pyproject.toml", "setup.py", "README.md", "schemas/", "services/", "deploy/constraints.txt"}
-SPIDER_SERVICES = ("topics", "collector", "converter", "sink-es", "sink-opensearch", "sink-amq")
+COLLECTORS = ("collector", "collector-global-queue", "collector-tier0-history", "collector-tier0-queue")
+ONE_SHOT = ("topics", *COLLECTORS)
+SPIDER_SERVICES = (*ONE_SHOT, "converter", "sink-es", "sink-opensearch", "sink-amq")
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -203,8 +206,8 @@ def test_compose_runs_the_stack_and_every_service(compose_file):
 
 def test_every_long_running_container_has_a_health_check_and_restart_policy(compose_file):
     for name, service in compose_file["services"].items():
-        if name == "topics":
-            assert service["restart"].startswith("on-failure")
+        if name in ONE_SHOT:
+            assert service["restart"].startswith("on-failure"), name
             continue
         assert service.get("restart") == "unless-stopped", name
         assert not service["healthcheck"].get("disable"), name
@@ -214,7 +217,7 @@ def test_every_long_running_container_has_a_health_check_and_restart_policy(comp
 def test_services_wait_for_topics_and_sinks_for_their_target(compose_file):
     services = compose_file["services"]
     assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
-    for name in ("collector", "converter", "sink-es", "sink-opensearch", "sink-amq"):
+    for name in SPIDER_SERVICES[1:]:
         assert services[name]["depends_on"]["topics"]["condition"] == "service_completed_successfully", name
     for sink, target in (("sink-es", "elasticsearch"), ("sink-opensearch", "opensearch"), ("sink-amq", "activemq")):
         assert services[sink]["depends_on"][target]["condition"] == "service_healthy"
@@ -224,6 +227,20 @@ def test_every_container_command_is_a_spider_command(compose_file):
     """A renamed or unbuilt command fails here rather than in a crash-looping container."""
     problems = [spider_command_problem(compose_file["services"][name]["command"]) for name in SPIDER_SERVICES]
     assert [p for p in problems if p] == []
+
+
+def test_compose_collectors_publish_every_demo_sample_as_the_demo_does(compose_file):
+    """The laptop pipeline runs on the bundled ads (the pools of collectors.json are examples, nothing would flow)."""
+    published = set()
+    for name in COLLECTORS:
+        service = compose_file["services"][name]
+        ((host, mounted),) = [volume.split(":")[:2] for volume in service["volumes"]]
+        args = service["command"]
+        path = Path(args[args.index("--from-file") + 1])
+        assert path.parent == Path(mounted), name
+        assert (DEPLOY / host / path.name).is_file(), name
+        published.add((path.name, args[args.index("--source") + 1], args[args.index("--pool") + 1]))
+    assert published == {(s.path.name, s.source, s.pool) for s in SAMPLES}
 
 
 def test_mounted_reference_files_are_accepted_by_the_loaders(compose_file):
