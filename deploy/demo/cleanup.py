@@ -12,6 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from deploy.demo.workdir import DemoNames
+from services.common import kafka as kafka_clients
 from services.common import search_clients
 from services.common.config import ClusterConfig, KafkaSettings
 from services.common.errors import SpiderError
@@ -59,7 +60,7 @@ def delete_indices(cluster: ClusterConfig, pattern: str) -> None:
 
 
 def clean(names: DemoNames, kafka: KafkaSettings, clusters: list[ClusterConfig], groups: list[str]) -> None:
-    admin = AdminClient(kafka.client_config())
+    admin = kafka_clients.admin(kafka)
     delete_groups(admin, names, groups)
     delete_topics(admin, names.topic_prefix)
     for cluster in clusters:

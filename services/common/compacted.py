@@ -8,11 +8,11 @@ so a caller that goes on (advancing a checkpoint, deleting purged documents) kno
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from services.common import kafka as kafka_clients
 from services.common.config import KafkaSettings
 from services.common.errors import SpiderError
 
@@ -39,14 +39,7 @@ class CompactedTable:
     def read(self) -> dict[str, bytes]:
         """The whole table, read from the beginning; retried while a new topic's leader is elected."""
         self.close_consumer()
-        self._consumer = Consumer(
-            self.kafka.client_config()
-            | {
-                "group.id": f"spider-table-reader-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
-        )
+        self._consumer = kafka_clients.reader(self.kafka, "spider-table-reader")
         deadline = time.monotonic() + self.timeout_s
         while True:
             try:
@@ -72,18 +65,14 @@ class CompactedTable:
     def write(self, rows: Mapping[str, bytes | None]) -> None:
         """Write rows (None deletes the key) and return once Kafka acknowledged every one."""
         if self._producer is None:
-            self._producer = Producer(self.kafka.client_config() | {"enable.idempotence": True, "acks": "all"})
-        failures: list[str] = []
-
-        def report(err: KafkaError | None, msg) -> None:
-            if err is not None:
-                failures.append(f"{msg.key().decode()}: {err.str()}")
-
+            self._producer = kafka_clients.producer(self.kafka, (), linger_ms=5)
+        delivery = kafka_clients.Delivery()
         for key, value in rows.items():
-            self._producer.produce(self.topic, value, key.encode(), on_delivery=report)
+            delivery.add()
+            kafka_clients.produce(self._producer, self.topic, key.encode(), value, delivery.report)
         remaining = self._producer.flush(self.timeout_s)
-        if remaining or failures:
-            reason = failures[0] if failures else f"{remaining} not acknowledged within {self.timeout_s:.0f} s"
+        if remaining or delivery.failed:
+            reason = delivery.first_error or f"{remaining} not acknowledged within {self.timeout_s:.0f} s"
             raise CompactedTopicError(f"not stored in {self.topic}: {reason}")
 
     def close_consumer(self) -> None:

@@ -1,23 +1,96 @@
-"""Kafka plumbing shared by the services: the producer with per-batch delivery accounting.
+"""Kafka plumbing shared by the services: client construction, delivery tracking, dead letters.
 
-The collector and the converter publish through `Publisher`. A history checkpoint may only move once Kafka
+Every librdkafka client of a service is built here, from `KafkaSettings`: the connection (servers, TLS, SASL:
+`KafkaSettings.client_config`), librdkafka's own log lines through the service's logger (each failure once,
+services/common/logs.py), producers that are idempotent with acks=all and size their messages by the topics
+they write (`KafkaSettings.message_size`), and consumers that fetch a whole message of the topics they read.
+
+`Publisher` is the producer of the collector and the converter. A history checkpoint may only move once Kafka
 acknowledged every ad of that schedd, so each poll owns a `Delivery` that counts its own reports; one slow
-schedd's batch never waits for another's. The producer is idempotent (no duplicates from internal retries,
-order kept per partition) and compresses batches.
+schedd's batch never waits for another's. `DeadLetterProducer` sends one dead letter at a time and says when
+Kafka holds it (the sinks acknowledge a refused document's offset only then).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
+import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka.admin import AdminClient
 
-from services.common import topics
+from services.common import dead_letter, logs, topics
 from services.common.config import KafkaSettings
 
+log = logging.getLogger(__name__)
+
 Report = Callable[[KafkaError | None, Message], None]
+
+
+def client_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """The connection settings with how every spider client behaves: librdkafka's lines go through the service's
+    logger (JSON in production), and a failed TLS handshake or login is retried after 1 s, not at once."""
+    return kafka.client_config() | {"reconnect.backoff.ms": 1000, "logger": logs.LIBRDKAFKA}
+
+
+def producer(
+    kafka: KafkaSettings, destinations: Sequence[str], *, linger_ms: int = 20, options: dict[str, Any] | None = None
+) -> Producer:
+    """An idempotent producer (acks=all: no duplicates from internal retries, order kept per partition) whose
+    largest message is the largest the `destinations` (topic names before the prefix) take; `options` are
+    further librdkafka settings."""
+    conf = client_config(kafka) | {
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": linger_ms,
+        "message.max.bytes": kafka.message_bytes(*destinations),
+    }
+    return Producer(conf | (options or {}))
+
+
+def consumer(
+    kafka: KafkaSettings, group_id: str, sources: Sequence[str] = (), options: dict[str, Any] | None = None
+) -> Consumer:
+    """A consumer that commits only what its caller says (no auto-commit) and fetches a whole message of the
+    largest size the `sources` (topic names before the prefix) take; `options` are further settings."""
+    conf = client_config(kafka) | {"group.id": group_id, "enable.auto.commit": False}
+    if sources:
+        conf["max.partition.fetch.bytes"] = kafka.message_bytes(*sources)
+    return Consumer(conf | (options or {}))
+
+
+def reader(kafka: KafkaSettings, name: str) -> Consumer:
+    """A consumer that only `assign`s: it never joins or commits for a group (its group id is unique and unused),
+    starts at the earliest offset and reports each partition's end."""
+    options = {"enable.auto.offset.store": False, "enable.partition.eof": True, "auto.offset.reset": "earliest"}
+    return consumer(kafka, f"{name}-{uuid.uuid4().hex[:12]}", options=options)
+
+
+def admin(kafka: KafkaSettings, options: dict[str, Any] | None = None) -> AdminClient:
+    return AdminClient(client_config(kafka) | (options or {}))
+
+
+def produce(
+    target: Producer,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    report: Report,
+    *,
+    headers: Sequence[tuple[str, bytes | None]] | None = None,
+    partition: int | None = None,
+) -> None:
+    """Queue one message; waits (never drops) while librdkafka's local queue is full, serving delivery reports."""
+    where = {} if partition is None else {"partition": partition}
+    while True:
+        try:
+            target.produce(topic, value, key, on_delivery=report, headers=headers, **where)
+            return
+        except BufferError:
+            target.poll(0.005)
 
 
 class Delivery:
@@ -30,7 +103,8 @@ class Delivery:
         self.failed = 0
         self.first_error: str | None = None
 
-    def _sent(self, count: int = 1) -> None:
+    def add(self, count: int = 1) -> None:
+        """Count messages handed to the producer (before `produce`, so that no report comes before its count)."""
         with self._done:
             self.pending += count
 
@@ -71,21 +145,17 @@ class Publisher:
         delivery_timeout_ms: int = 120_000,
         linger_ms: int = 50,
     ) -> None:
-        conf = kafka.client_config() | {
-            "enable.idempotence": True,
-            "acks": "all",
+        options = {
             "compression.type": compression,
-            "linger.ms": linger_ms,
             "delivery.timeout.ms": delivery_timeout_ms,
             "queue.buffering.max.messages": 200_000,
             # librdkafka's default 1 GB let a file replay hold every ad in memory (917 MB for 200,000 ads);
             # produce() waits for room instead (bench/e2e, docs/performance.md)
             "queue.buffering.max.kbytes": 64 * 1024,
-            "message.max.bytes": kafka.message_bytes(*destinations),
             # a batch of several messages must fit the smallest of those topics (a larger one is refused whole)
             "batch.size": min(1_000_000, *(kafka.message_bytes(name) for name in destinations)),
         }
-        self._producer = Producer(conf)
+        self._producer = producer(kafka, destinations, linger_ms=linger_ms, options=options)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, name="kafka-delivery-reports", daemon=True)
         self._poller.start()
@@ -105,16 +175,12 @@ class Publisher:
     ) -> None:
         """Queue one message; waits (never drops) while librdkafka's local queue is full. `report` (default
         `delivery.report`) gets the delivery report and must pass it on to `delivery.report`."""
-        delivery._sent()
-        while True:
-            try:
-                self._producer.produce(topic, value, key, on_delivery=report or delivery.report, headers=headers)
-                return
-            except BufferError:
-                time.sleep(0.005)
-            except Exception:
-                delivery._sent(-1)
-                raise
+        delivery.add()
+        try:
+            produce(self._producer, topic, key, value, report or delivery.report, headers=headers)
+        except Exception:
+            delivery.add(-1)
+            raise
 
     def flush(self, timeout: float) -> int:
         """Messages still undelivered after `timeout` seconds (0 when everything got a report)."""
@@ -130,3 +196,32 @@ class Publisher:
         self._stop.set()
         self._poller.join(timeout=5)
         return remaining
+
+
+class DeadLetterProducer:
+    """Dead letters into one topic, one at a time: each is cut to the topic's size limit and re-sent until Kafka
+    holds it, then `on_stored` runs (from `poll` or `flush`, in the caller's thread)."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, log_extra: dict[str, Any] | None = None) -> None:
+        self.topic = kafka.topic(topic)
+        self.max_bytes = kafka.message_size.limit(topic)
+        self.producer = producer(kafka, (topic,))
+        self._extra = log_extra or {}
+
+    def send(self, letter: dead_letter.DeadLetter, on_stored: Callable[[], None]) -> None:
+        key, value = dead_letter.encode(letter, max_bytes=self.max_bytes)
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is None:
+                on_stored()
+            else:
+                log.error("dead-letter delivery failed, retrying: %s", err, extra=self._extra)
+                self.producer.produce(self.topic, value, key, on_delivery=delivered)
+
+        produce(self.producer, self.topic, key, value, delivered)
+
+    def poll(self) -> None:
+        self.producer.poll(0)
+
+    def flush(self, timeout: float) -> int:
+        return self.producer.flush(timeout)

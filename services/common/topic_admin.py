@@ -15,6 +15,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
+from services.common import kafka as kafka_clients
 from services.common.config import KafkaSettings
 from services.common.errors import SpiderError
 from services.common.topics import TopicSpec
@@ -39,7 +40,7 @@ def create_topics(
 
     Without `specs`, every pipeline topic with the retention configured in `kafka.retention`."""
     specs = kafka.topic_specs() if specs is None else specs
-    admin = AdminClient(kafka.client_config())
+    admin = kafka_clients.admin(kafka)
     new = [
         NewTopic(
             kafka.topic(spec.name),

@@ -36,6 +36,7 @@ from prometheus_client import Counter, Histogram
 
 from services import compilation
 from services.common import dead_letter, gc_tuning, logs, observability, topics
+from services.common.backoff import Backoff
 from services.common.config import MIB, KafkaSettings, size_text
 from services.common.dead_letter import Origin, service_identity
 from services.common.kafka import Delivery, Report
@@ -227,7 +228,7 @@ class Publisher:
     async def publish(self, outputs: Sequence[Output]) -> list[Output]:
         delivered: list[Output] = []
         pending = list(outputs)
-        delay = 0.5
+        backoff = Backoff(0.5, self._retry_max_s)  # a stop cancels this task, and with it the wait
         while pending:
             count, sent = len(pending), self._send(pending)
             while not await asyncio.to_thread(sent.wait, 60.0):
@@ -243,6 +244,7 @@ class Publisher:
             if retry:
                 for out in retry:
                     SEND_RETRIES.labels(topic=out.topic).inc()
+                delay = backoff.next()
                 log.warning(
                     "%d of %d output messages not acknowledged (%s); retrying in %.1fs, input offsets held back",
                     len(retry),
@@ -251,7 +253,6 @@ class Publisher:
                     delay,
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max_s)
                 pending += retry
         return delivered
 

@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Message
 
 from services.common import dead_letter, redrive
+from services.common import kafka as kafka_clients
 from services.common.dead_letter import DeadLetter
 from services.common.errors import SpiderError
 from services.recovery.kafka_view import TP, KafkaView
@@ -521,34 +522,26 @@ def send(view: KafkaView, sends: list[Send]) -> int:
         return 0
     partitions = set(view.partitions({s.topic for s in sends}))
     largest = max(len(s.value) + len(s.key or b"") for s in sends)
-    producer = Producer(
-        {
-            **view.kafka.client_config(),
-            "enable.idempotence": True,
-            "linger.ms": 20,
-            "message.max.bytes": max(1_000_000, largest + 1_048_576),
-        }
+    producer = kafka_clients.producer(
+        view.kafka, (), options={"message.max.bytes": max(1_000_000, largest + 1_048_576)}
     )
-    failures: list[str] = []
-
-    def delivered(err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            failures.append(err.str())
-
+    delivery = kafka_clients.Delivery()
     for item in sends:
-        kwargs: dict[str, Any] = {"headers": item.marked_headers(), "on_delivery": delivered}
-        if item.partition is not None and (item.topic, item.partition) in partitions:
-            kwargs["partition"] = item.partition
-        while True:
-            try:
-                producer.produce(item.topic, item.value, item.key, **kwargs)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        keep = item.partition is not None and (item.topic, item.partition) in partitions
+        delivery.add()
+        kafka_clients.produce(
+            producer,
+            item.topic,
+            item.key,
+            item.value,
+            delivery.report,
+            headers=item.marked_headers(),
+            partition=item.partition if keep else None,
+        )
     left = producer.flush(view.timeout_s * 4)
-    if failures or left:
+    if delivery.failed or left:
         raise SpiderError(
-            f"re-drive incomplete: {len(failures)} message(s) refused, {left} not confirmed, of {len(sends)} "
-            f"(first error: {failures[0] if failures else 'timeout'}); run it again: what was sent is recognised"
+            f"re-drive incomplete: {delivery.failed} message(s) refused, {left} not confirmed, of {len(sends)} "
+            f"(first error: {delivery.first_error or 'timeout'}); run it again: what was sent is recognised"
         )
     return len(sends)

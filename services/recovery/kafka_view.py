@@ -8,7 +8,6 @@ commits for any group.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -20,8 +19,9 @@ from confluent_kafka import (
     Message,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import OffsetSpec
 
+from services.common import kafka as kafka_clients
 from services.common.config import KafkaSettings
 from services.common.errors import SpiderError
 
@@ -49,7 +49,7 @@ class KafkaView:
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 15.0) -> None:
         self.kafka = kafka
         self.timeout_s = timeout_s
-        self.admin = AdminClient({**kafka.client_config(), "socket.connection.setup.timeout.ms": 10000})
+        self.admin = kafka_clients.admin(kafka, {"socket.connection.setup.timeout.ms": 10000})
 
     def _wait(self, future, what: str):
         try:
@@ -123,16 +123,7 @@ class KafkaView:
 
     def _reader(self) -> Consumer:
         """A consumer that only `assign`s: it never joins or commits for any group."""
-        return Consumer(
-            {
-                **self.kafka.client_config(),
-                "group.id": f"spider-tools-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-            }
-        )
+        return kafka_clients.reader(self.kafka, "spider-tools")
 
     def timestamps_at(self, positions: dict[TP, int]) -> dict[TP, int]:
         """Timestamp (ms) of the first message at or after each position; partitions with none are left out."""

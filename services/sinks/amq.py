@@ -13,7 +13,6 @@ untrusted certificate, host name not in the certificate, login refused), never w
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import uuid
@@ -158,7 +157,10 @@ def parse_brokers(hosts: Sequence[str]) -> list[tuple[str, int]]:
 
 
 class StompSender:
-    """One STOMP 1.2 connection at a time, failing over along the broker list, with backoff between rounds.
+    """One STOMP 1.2 connection at a time, failing over along the broker list.
+
+    A round in which every broker failed raises BrokerUnavailable at once: the sink runner's retry loop waits
+    before the next round (services/common/backoff.py, interrupted by a stop), so there is one wait per failure.
 
     The runner writes from several threads; batches go through one connection one after the other (a lock),
     which keeps receipt bookkeeping and failover simple; the broker, not this client, bounds throughput.
@@ -171,8 +173,6 @@ class StompSender:
         self._conn: stomp.Connection12 | None = None
         self._listener: _Listener | None = None
         self._next_broker = 0
-        self._delay = 0.0
-        self._not_before = 0.0
         self._session = uuid.uuid4().hex[:12]
         self._seq = 0
         self._lock = threading.Lock()
@@ -219,9 +219,6 @@ class StompSender:
         if self._conn is not None and self._listener is not None and not self._listener.lost:
             return self._conn, self._listener
         self.close()
-        wait = self._not_before - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
         failures = []
         for attempt in range(len(self.brokers)):
             index = (self._next_broker + attempt) % len(self.brokers)
@@ -233,12 +230,9 @@ class StompSender:
                 failures.append(str(exc))
                 continue
             CONNECTS.labels(outcome="ok").inc()
-            self._next_broker, self._delay = index, 0.0
+            self._next_broker = index
             log.info("connected to ActiveMQ", extra={"target": "amq", "broker": f"{host}:{port}"})
             return self._conn, self._listener
-        s = self.settings
-        self._delay = min(s.backoff_max_s, max(s.backoff_base_s, self._delay * 2))
-        self._not_before = time.monotonic() + self._delay * random.uniform(0.5, 1.0)
         self._next_broker = (self._next_broker + 1) % len(self.brokers)
         raise BrokerUnavailable("no ActiveMQ broker reachable: " + "; ".join(failures))
 

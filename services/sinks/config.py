@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from services.common.config import SpiderSettings
+from services.common.config import ClusterConfig, SpiderSettings, load_es_clusters
 from services.common.topics import DLQ_SINKS, DOCS_HISTORY, DOCS_QUEUE
 
 
@@ -25,8 +25,6 @@ class AmqSettings(BaseModel):
     connect_timeout_s: float = Field(10.0, gt=0, description="Time to get CONNECTED from one broker")
     receipt_timeout_s: float = Field(60.0, gt=0, description="Time for the broker to confirm every SEND of a batch")
     heartbeat_ms: int = Field(10000, ge=0, description="STOMP heart-beat in both directions; 0 disables")
-    backoff_base_s: float = Field(1.0, gt=0, description="First delay before reconnecting after every broker failed")
-    backoff_max_s: float = Field(30.0, gt=0, description="Reconnect delay cap")
     validation: Literal["warn", "drop", "dead-letter"] = Field(
         "warn",
         description="Body fields whose type differs from schemas/monit.v1.schema.json: log and send as is (warn), "
@@ -37,11 +35,19 @@ class AmqSettings(BaseModel):
 class SinkConfig(SpiderSettings):
     section = "sinks"
 
+    es_conf_file: Path = Field(
+        Path("etc/es_conf.json"), description="Search clusters (Elasticsearch/OpenSearch) that receive documents"
+    )
+    amq_username_file: Path = Field(Path("etc/amq_username"), description="File holding the ActiveMQ user name")
+    amq_password_file: Path = Field(Path("etc/amq_password"), description="File holding the ActiveMQ password")
+
     batch_size: int = Field(2000, ge=1, description="Documents per bulk request at most")
     batch_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Bytes of documents per bulk request at most")
     linger_s: float = Field(0.5, ge=0, description="Send a partial batch once its first document waited this long")
     max_in_flight: int = Field(2, ge=1, description="Batches being written concurrently per target")
-    backoff_base_s: float = Field(0.5, gt=0, description="First retry delay while a target is unavailable")
+    backoff_base_s: float = Field(
+        0.5, gt=0, description="First retry delay while a target is unavailable (ActiveMQ: before reconnecting)"
+    )
     backoff_max_s: float = Field(30.0, gt=0, description="Retry delay cap; retries go on without a time limit")
     request_timeout_s: float = Field(120.0, gt=0, description="Timeout of one bulk request")
     session_timeout_s: float = Field(
@@ -62,3 +68,6 @@ class SinkConfig(SpiderSettings):
     number_of_shards: int | None = Field(None, ge=1, description="Shards per daily index; cluster default if unset")
     number_of_replicas: int | None = Field(None, ge=0, description="Replicas per daily index; cluster default if unset")
     amq: AmqSettings = AmqSettings()
+
+    def es_clusters(self) -> list[ClusterConfig]:
+        return load_es_clusters(self.resolve(self.es_conf_file))

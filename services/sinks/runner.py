@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import random
 import threading
 import time
 from collections import deque
@@ -25,11 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import Counter
 
 from services.common import dead_letter, redrive
 from services.common import document_message as docmsg
+from services.common import kafka as kafka_clients
+from services.common.backoff import Backoff
 from services.common.compacted import CompactedTopicError
 from services.common.document_message import DocMessage
 from services.common.groups import GroupNames
@@ -41,7 +42,7 @@ from services.sinks.errors import Rejection, TargetUnavailable
 from services.sinks.offsets import PartitionOffsets
 from services.sinks.visibility import SLOW_REQUEST_S, RejectionSummary, SlowRequests
 
-__all__ = ["Initializable", "Rejection", "SinkRunner", "Target", "TargetUnavailable", "backoff_delay"]
+__all__ = ["Initializable", "Rejection", "SinkRunner", "Target", "TargetUnavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,6 @@ class Initializable(Protocol):
     TargetUnavailable. `spider sink KIND --init` runs only this."""
 
     def initialize(self) -> None: ...
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with equal jitter: between half and all of min(cap, base * 2**attempt)."""
-    ceiling = min(cap, base * (2 ** min(attempt, 32)))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 @dataclass(slots=True)
@@ -115,7 +110,7 @@ class SinkRunner:
         self._last_commit = 0.0
         self._last_lag = 0.0
         self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
+        self._dlq: kafka_clients.DeadLetterProducer | None = None
         self._service = dead_letter.service_identity(f"sink-{target.name}")
         self._rejections = RejectionSummary(log, {"target": target.name})
         # a quarter of the request timeout, at most SLOW_REQUEST_S: the wait shows well before the timeout ends it
@@ -136,28 +131,21 @@ class SinkRunner:
         return True if self._outage_since is None else f"target {self.target.name} unavailable"
 
     def run(self) -> None:
-        kafka = self.config.kafka.client_config()
-        self._consumer = Consumer(
+        self._consumer = kafka_clients.consumer(
+            self.config.kafka,
+            self.group_id,
+            self.config.topics,
             {
-                **kafka,
-                "group.id": self.group_id,
-                "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",
                 "queued.max.messages.kbytes": 16384,
-                "max.partition.fetch.bytes": self.config.kafka.message_bytes(*self.config.topics),
                 "session.timeout.ms": int(self.config.session_timeout_s * 1000),
                 "on_commit": self._on_commit,
-            }
+            },
         )
-        self._producer = Producer(
-            {
-                **kafka,
-                "enable.idempotence": True,
-                "linger.ms": 20,
-                "message.max.bytes": self.config.kafka.message_bytes(self.config.dlq_topic),
-            }
+        self._dlq = kafka_clients.DeadLetterProducer(
+            self.config.kafka, self.config.dlq_topic, {"target": self.target.name}
         )
         log.info(
             "sink starting",
@@ -181,17 +169,17 @@ class SinkRunner:
             pool.shutdown(wait=True)
             self._slow.stop()
             self._rejections.tick(force=True)
-            self._purged.refresh(self._producer, final=True)
+            self._purged.refresh(self._dlq.producer, final=True)
             self._purged.close()
             self._consumer.close()
-            self._producer.flush(10)
+            self._dlq.flush(10)
             self.target.close()
             log.info("sink stopped", extra={"target": self.target.name})
 
     # -- main loop ------------------------------------------------------------------------------------------
 
     def _step(self, pool: ThreadPoolExecutor) -> None:
-        assert self._consumer is not None and self._producer is not None
+        assert self._consumer is not None and self._dlq is not None
         self._drain_done(block=False)
         self._submit_ready(pool)
         self._set_paused(self._outage_since is not None)
@@ -204,18 +192,18 @@ class SinkRunner:
         due = self._batcher.due()
         if due is not None:
             self._ready.append(due)
-        self._producer.poll(0)
+        self._dlq.poll()
         now = time.monotonic()
         if now - self._last_commit >= COMMIT_INTERVAL_S:
             self._commit(asynchronous=True)
         if now - self._last_lag >= LAG_INTERVAL_S:
             self._update_lag()
         self._rejections.tick()
-        self._purged.refresh(self._producer)
+        self._purged.refresh(self._dlq.producer)
 
     def _read_purged_releases(self) -> None:
         """The purged hashes must be known before the first document: a replay must not index one of them."""
-        attempt = 0
+        backoff = Backoff(self.config.backoff_base_s, self.config.backoff_max_s, self._wake)
         while True:
             try:
                 self._purged.start()
@@ -224,8 +212,7 @@ class SinkRunner:
                 log.warning("cannot read purged releases yet, retrying: %s", exc, extra={"target": self.target.name})
             if self._stop.is_set():
                 raise _Stopped
-            self._wake.wait(backoff_delay(attempt, self.config.backoff_base_s, self.config.backoff_max_s))
-            attempt += 1
+            backoff.wait()
 
     def _accept(self, raw: Message) -> None:
         error = raw.error()
@@ -310,7 +297,7 @@ class SinkRunner:
 
     def _dead_letter(self, item: _Item, reason: str, reason_class: str) -> None:
         """Record the document in the dead-letter topic; its offset is acknowledged once that is delivered."""
-        assert self._producer is not None
+        assert self._dlq is not None
         raw = item.raw
         self._rejections.add(reason, {"topic": raw.topic(), "partition": raw.partition(), "offset": raw.offset()})
         metrics.DEAD_LETTERS.labels(self.target.name, reason_class).inc()
@@ -327,21 +314,7 @@ class SinkRunner:
             self._service,
             details={"target": self.target.name, "class": reason_class},
         )
-        key, value = dead_letter.encode(letter, max_bytes=self.config.kafka.message_size.limit(self.config.dlq_topic))
-
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is None:
-                item.tracker.ack(raw.offset())
-            else:
-                log.error("dead-letter delivery failed, retrying: %s", err, extra={"target": self.target.name})
-                self._producer.produce(self.dlq_topic, value, key, on_delivery=delivered)
-
-        while True:
-            try:
-                self._producer.produce(self.dlq_topic, value, key, on_delivery=delivered)
-                return
-            except BufferError:
-                self._producer.poll(0.1)
+        self._dlq.send(letter, lambda: item.tracker.ack(raw.offset()))
 
     # -- writing --------------------------------------------------------------------------------------------
 
@@ -362,7 +335,7 @@ class SinkRunner:
 
     def _retrying(self, call, *, what: str, batch_size: int | None = None):
         """`call` until it succeeds or the runner stops; `what` names it in the log (a slow request, an outage)."""
-        attempt = 0
+        backoff = Backoff(self.config.backoff_base_s, self.config.backoff_max_s, self._wake)
         while True:
             started = time.perf_counter()
             # during an outage its own log lines say enough: a hanging retry is not reported again
@@ -384,8 +357,7 @@ class SinkRunner:
             if self._stop.is_set():
                 raise _Stopped
             metrics.RETRIES.labels(self.target.name).inc()
-            self._wake.wait(backoff_delay(attempt, self.config.backoff_base_s, self.config.backoff_max_s))
-            attempt += 1
+            backoff.wait()
 
     def _mark_outage(self, exc: BaseException, what: str, waited_s: float) -> None:
         """The start of an outage, logged once: it began when the failed request was sent (`waited_s` ago; a
@@ -440,7 +412,7 @@ class SinkRunner:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit what is done for the revoked partitions, then forget their pending and in-flight work."""
         self._drain_done(block=False)
-        self._producer.poll(0)
+        self._dlq.poll()
         self._commit(asynchronous=False, only={(tp.topic, tp.partition) for tp in partitions})
         self._forget(partitions)
 
@@ -528,7 +500,7 @@ class SinkRunner:
 
     def _shutdown(self, pool: ThreadPoolExecutor) -> None:
         """Finish: send the partial batch, wait for the writers, deliver dead letters, commit."""
-        assert self._producer is not None
+        assert self._dlq is not None
         final = self._batcher.flush()
         if final is not None:
             self._ready.append(final)
@@ -538,7 +510,7 @@ class SinkRunner:
             else:
                 self._ready.clear()  # not written, not committed: the next run reads them again
             self._drain_done(block=True)
-        self._producer.flush(30)
+        self._dlq.flush(30)
         self._commit(asynchronous=False)
 
 

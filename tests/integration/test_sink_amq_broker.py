@@ -52,8 +52,6 @@ def make_target(hosts: list[str], destination: str, validation: str = "warn") ->
         validation=validation,
         connect_timeout_s=5,
         receipt_timeout_s=10,
-        backoff_base_s=0.1,
-        backoff_max_s=0.5,
     )
     return AmqTarget(
         settings,

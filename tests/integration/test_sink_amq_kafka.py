@@ -104,7 +104,7 @@ def sink_config(kafka, broker, destination: str, group_prefix: str, workdir) -> 
         linger_s=0.1,
         backoff_base_s=0.2,
         backoff_max_s=1.0,
-        amq=AmqSettings(hosts=[f"127.0.0.1:{broker.port}"], topic=destination, backoff_max_s=1.0),
+        amq=AmqSettings(hosts=[f"127.0.0.1:{broker.port}"], topic=destination),
     )
 
 

@@ -47,7 +47,7 @@ def test_delivery_reports_are_sorted_into_delivered_refused_for_good_and_to_retr
         (too_large, KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
         (timed_out, KafkaError(KafkaError._MSG_TIMED_OUT)),
     ):
-        sent._sent()
+        sent.add()
         sent.reporter(out)(err, Message(topic=out.topic, key=out.key, value=out.value))
 
     assert sent.acknowledged == [delivered]
