@@ -99,8 +99,9 @@ def config_show(
     unknown = [n for n in names if n not in SERVICE_CONFIGS]
     if unknown:
         raise typer.BadParameter(f"unknown service {unknown[0]!r}; choose from {', '.join(SERVICE_CONFIGS)}")
-    configs = {n: load_settings(SERVICE_CONFIGS[n], config, workdir=workdir) for n in names}
-    typer.echo(orjson.dumps(show(configs), option=orjson.OPT_INDENT_2).decode())
+    every = {n: load_settings(cls, config, workdir=workdir) for n, cls in SERVICE_CONFIGS.items()}
+    configs = {n: every[n] for n in names}
+    typer.echo(orjson.dumps(show(configs, every.values()), option=orjson.OPT_INDENT_2).decode())
 
 
 @config_app.command("docs")

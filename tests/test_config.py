@@ -24,7 +24,6 @@ REFERENCE_FILES = {
         {"host": "os-cms.cern.ch/es", "username": "cms_os_writer", "password": OS_PASSWORD},
     ],
     "checkpoint.json": {"vocms0199.cern.ch": 1700000000.0, "vocms0207.cern.ch": 1700000100.0},
-    "JobMonitoring.json": {"data": {"Status": "string", "CoreHr": 0.0}},
     ".affiliation_dir.json": {"from_date": "2025-01-01 00:00:00", "users": {"jdoe": {"institute": "CERN"}}},
 }
 

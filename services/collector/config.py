@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
-from services.common.config import SpiderSettings
+from services.common.config import SpiderSettings, load_collectors
 
 
 class CollectorConfig(SpiderSettings):
     section = "collector"
+
+    collectors_file: Path = Field(
+        Path("etc/collectors.json"), description='Pools to poll: {"PoolName": ["collector:port", ...]}'
+    )
+    checkpoint_file: Path = Field(
+        Path("checkpoint.json"),
+        description="Reference-format per-schedd history checkpoints (migration source; `spider config show` reads it)",
+    )
 
     collector_hosts: list[str] = Field(
         default_factory=list,
@@ -42,3 +52,6 @@ class CollectorConfig(SpiderSettings):
         None, description="--once: push the run's metrics to this Prometheus Pushgateway (job spider-collector)"
     )
     linger_ms: int = Field(50, ge=0, description="librdkafka linger.ms: wait this long to fill a batch")
+
+    def collectors(self) -> dict[str, list[str]]:
+        return load_collectors(self.resolve(self.collectors_file))

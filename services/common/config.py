@@ -15,10 +15,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from services.common import logs, topics
+from services.common import topics
 from services.common.errors import ConfigError
 from services.common.topics import TopicSpec
 
@@ -257,7 +257,8 @@ class KafkaSettings(BaseModel):
         return max(kafka_size(self.message_size.limit(name) or MIB) for name in names)
 
     def client_config(self) -> dict[str, Any]:
-        """Connection settings in librdkafka's vocabulary, secrets read from their files here."""
+        """Connection settings in librdkafka's vocabulary, secrets read from their files here. Clients are built
+        with services/common/kafka.py, which adds the logging and reconnect behaviour."""
         conf = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism
@@ -275,9 +276,26 @@ class KafkaSettings(BaseModel):
                 conf[key] = str(path)
         if self.ssl_key_password_file is not None:
             conf["ssl.key.password"] = read_secret(self.ssl_key_password_file).get_secret_value()
-        # a failed TLS handshake or login is retried at once by librdkafka: back off, and log each failure once
-        conf |= {"reconnect.backoff.ms": 1000, "logger": logs.LIBRDKAFKA}
         return conf
+
+
+# The TOML table of each service. Registered here, not discovered from the config classes that happen to be
+# imported: a service loading the file must know every table to skip the others'.
+SECTIONS = frozenset({"collector", "converter", "sinks"})
+
+# Top-level keys that only some services have (the reference layout's files): one file serves every service,
+# so a service without the setting skips it. `monit_schema_file` was never read and is skipped for old files.
+SERVICE_KEYS = frozenset(
+    {
+        "collectors_file",
+        "checkpoint_file",
+        "es_conf_file",
+        "amq_username_file",
+        "amq_password_file",
+        "affiliation_file",
+        "monit_schema_file",
+    }
+)
 
 
 class _ConfigFileSource(PydanticBaseSettingsSource):
@@ -295,15 +313,16 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"malformed TOML: {exc}", path) from None
-        sections = {cfg.section for cfg in SpiderSettings.__subclasses__()}
-        values = {k: v for k, v in data.items() if k not in sections}
+        fields = self.settings_cls.model_fields
+        values = {k: v for k, v in data.items() if k not in SECTIONS and (k in fields or k not in SERVICE_KEYS)}
         own = data.get(getattr(self.settings_cls, "section", ""), {})
         values.update(own if isinstance(own, dict) else {})
         return values
 
 
 class SpiderSettings(BaseSettings):
-    """Settings every service shares; each service subclasses it and names its TOML table in `section`."""
+    """Settings every service shares; each service subclasses it and names its TOML table (one of SECTIONS) in
+    `section`, and declares the files of the reference layout it reads (named in SERVICE_KEYS)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SPIDER_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
@@ -319,25 +338,11 @@ class SpiderSettings(BaseSettings):
     )
     kafka: KafkaSettings = KafkaSettings()
 
-    collectors_file: Path = Field(
-        Path("etc/collectors.json"), description='Pools to poll: {"PoolName": ["collector:port", ...]}'
-    )
-    es_conf_file: Path = Field(
-        Path("etc/es_conf.json"), description="Search clusters (Elasticsearch/OpenSearch) that receive documents"
-    )
-    amq_username_file: Path = Field(Path("etc/amq_username"), description="File holding the ActiveMQ user name")
-    amq_password_file: Path = Field(Path("etc/amq_password"), description="File holding the ActiveMQ password")
-    checkpoint_file: Path = Field(
-        Path("checkpoint.json"), description="Reference-format per-schedd history checkpoints (import/export)"
-    )
-    monit_schema_file: Path = Field(
-        Path("JobMonitoring.json"), description="Example MONIT document whose field types AMQ messages follow"
-    )
-    affiliation_file: Path = Field(
-        Path(".affiliation_dir.json"),
-        description="User -> institute/country directory cache (also AFFILIATION_DIR_LOCATION)",
-        validation_alias=AliasChoices("affiliation_file", "AFFILIATION_DIR_LOCATION", "SPIDER_AFFILIATION_FILE"),
-    )
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.section not in SECTIONS:
+            raise TypeError(f"{cls.__name__}.section {cls.section!r} is not registered in config.SECTIONS")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -359,16 +364,9 @@ class SpiderSettings(BaseSettings):
         """A configured path, relative to the workdir unless absolute."""
         return path if path.is_absolute() else self.workdir / path
 
-    def collectors(self) -> dict[str, list[str]]:
-        return load_collectors(self.resolve(self.collectors_file))
-
-    def es_clusters(self) -> list[ClusterConfig]:
-        return load_es_clusters(self.resolve(self.es_conf_file))
-
     def reference_files(self) -> dict[str, Path]:
         """Every reference-layout file this config points at, by setting name."""
-        names = [name for name in type(self).model_fields if name.endswith("_file") and name != "kafka"]
-        return {name: self.resolve(getattr(self, name)) for name in names}
+        return {name: self.resolve(getattr(self, name)) for name in type(self).model_fields if name in SERVICE_KEYS}
 
 
 S = TypeVar("S", bound=SpiderSettings)

@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from services.common.config import SpiderSettings, read_json, read_secret
+from services.common.config import SpiderSettings, load_collectors, load_es_clusters, read_json, read_secret
 from services.common.errors import ConfigError
 
 MASK = "**********"
 
 
-def reference_files_report(settings: SpiderSettings) -> dict[str, Any]:
-    """What each reference-layout file holds; a malformed file raises ConfigError, a missing one is noted."""
-    files = settings.reference_files()
-    report: dict[str, Any] = {}
-    for name, path in files.items():
-        report[name] = {"path": str(path), "present": path.exists()}
-    if files["collectors_file"].exists():
-        report["collectors_file"]["pools"] = settings.collectors()
-    if files["es_conf_file"].exists():
-        report["es_conf_file"]["clusters"] = [
-            c.model_dump(mode="json") | {"url": c.url} for c in settings.es_clusters()
-        ]
-    if files["amq_username_file"].exists():
+def reference_files_report(services: Iterable[SpiderSettings]) -> dict[str, Any]:
+    """What each reference-layout file of the services holds; a malformed file raises ConfigError, a missing one
+    is noted."""
+    files = {name: path for settings in services for name, path in settings.reference_files().items()}
+    report: dict[str, Any] = {name: {"path": str(path), "present": path.exists()} for name, path in files.items()}
+    present = {name for name, path in files.items() if path.exists()}
+    if "collectors_file" in present:
+        report["collectors_file"]["pools"] = load_collectors(files["collectors_file"])
+    if "es_conf_file" in present:
+        clusters = load_es_clusters(files["es_conf_file"])
+        report["es_conf_file"]["clusters"] = [c.model_dump(mode="json") | {"url": c.url} for c in clusters]
+    if "amq_username_file" in present:
         report["amq_username_file"]["value"] = read_secret(files["amq_username_file"]).get_secret_value()
-    if files["amq_password_file"].exists():
+    if "amq_password_file" in present:
         read_secret(files["amq_password_file"])
         report["amq_password_file"]["value"] = MASK
-    for name in ("checkpoint_file", "monit_schema_file", "affiliation_file"):
-        if files[name].exists():
-            data = read_json(files[name])
-            report[name]["entries"] = len(data) if isinstance(data, dict | list) else None
+    for name in present & {"checkpoint_file", "affiliation_file"}:
+        data = read_json(files[name])
+        report[name]["entries"] = len(data) if isinstance(data, dict | list) else None
     return report
 
 
@@ -39,11 +38,11 @@ def effective(settings: SpiderSettings) -> dict[str, Any]:
     return settings.model_dump(mode="json")
 
 
-def show(services: dict[str, SpiderSettings]) -> dict[str, Any]:
+def show(services: dict[str, SpiderSettings], every: Iterable[SpiderSettings]) -> dict[str, Any]:
+    """The selected services' settings, and the reference-layout files of `every` service (they share them)."""
     if not services:
         raise ConfigError("no service selected")
-    first = next(iter(services.values()))
     return {
         "services": {name: effective(cfg) for name, cfg in services.items()},
-        "reference_files": reference_files_report(first),
+        "reference_files": reference_files_report(every),
     }

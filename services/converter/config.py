@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from services.common.config import SpiderSettings
 from services.converter.sanitize import TEXT_LIMIT_BYTES, TEXT_LIMIT_MIN_BYTES
@@ -12,6 +12,12 @@ from services.converter.sanitize import TEXT_LIMIT_BYTES, TEXT_LIMIT_MIN_BYTES
 
 class ConverterConfig(SpiderSettings):
     section = "converter"
+
+    affiliation_file: Path = Field(
+        Path(".affiliation_dir.json"),
+        description="User -> institute/country directory cache (also AFFILIATION_DIR_LOCATION)",
+        validation_alias=AliasChoices("affiliation_file", "AFFILIATION_DIR_LOCATION", "SPIDER_AFFILIATION_FILE"),
+    )
 
     group_id: str = Field("spider-converter", description="Kafka consumer group (faust app id) shared by workers")
     concurrency: int = Field(1, ge=1, description="Agent instances per worker process")

@@ -42,7 +42,7 @@ def test_nested_kafka_setting_has_double_underscore_env_and_dotted_toml_key():
 
 
 def test_reference_alias_is_documented_as_the_environment_name():
-    row = rows(render(SERVICE_CONFIGS))["affiliation_file"]
+    row = rows(render(SERVICE_CONFIGS))["converter.affiliation_file"]
     assert row[1] == "`AFFILIATION_DIR_LOCATION`, `SPIDER_AFFILIATION_FILE`"
 
 
@@ -50,7 +50,7 @@ def test_documented_environment_names_are_the_ones_the_settings_read(monkeypatch
     table = rows(render(SERVICE_CONFIGS))
     monkeypatch.setenv(table["kafka.topic_prefix"][1].strip("`"), "prod.")
     monkeypatch.setenv(table["metrics_port"][1].strip("`"), "9101")
-    monkeypatch.setenv(table["affiliation_file"][1].split(", ")[0].strip("`"), "/srv/aff.json")
+    monkeypatch.setenv(table["converter.affiliation_file"][1].split(", ")[0].strip("`"), "/srv/aff.json")
     settings = load_settings(ConverterConfig)
     assert (settings.kafka.topic_prefix, settings.metrics_port, settings.affiliation_file) == (
         "prod.",
