@@ -22,13 +22,21 @@ stopped after that wait (the app's `on_stop` runs before its children stop), so 
 never acknowledges (Kafka unreachable, a crashed agent) held the stop until kill -9. Here the wait ends after
 `drain_timeout_s`; what is still unacknowledged is not committed, and is consumed again by the next owner.
 The commits of that path are bounded the same way: aiokafka retries a commit until a coordinator answers.
+
+Written against faust-streaming 0.15.3 and aiokafka's consumer start: `App` checks at construction that the
+internals it re-implements or relies on (`RELIED_ON`) are the ones recorded, and refuses to start otherwise,
+naming the installed versions; tests/unit/converter/test_faust_override.py fails on the same change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib
+import inspect
 import time
 from collections.abc import Iterable
+from importlib import metadata
 from typing import Any
 
 import aiokafka
@@ -37,7 +45,53 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import ServiceT
 
+from services.common.errors import SpiderError
+
 LEAVE_TIMEOUT_S = 5.0
+
+WRITTEN_FOR = "faust-streaming 0.15.3"
+# The faust and aiokafka functions this module re-implements, overrides or whose behaviour it relies on, with the
+# sha256 (first 16 hex digits) of their source in the versions it was written for.
+RELIED_ON = {
+    "faust.transport.consumer:Consumer._drain_messages": "44a2500309e83c63",
+    "faust.transport.consumer:Consumer.wait_empty": "e4662fe24f094819",
+    "faust.transport.drivers.aiokafka:Consumer._new_consumer_thread": "0870ec53dea75083",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.on_thread_stop": "8dfc004e258b6c25",
+    "faust.transport.conductor:Conductor._compile_message_handler": "9fbc0538097aa4ec",
+    "faust.app.base:App.on_init_dependencies": "7621a70a9b01f93f",
+    "faust.app.base:App._new_transport": "42db531312dd776f",
+    "aiokafka.consumer.consumer:AIOKafkaConsumer.start": "2f1ba70443327538",
+}
+
+
+class FaustMismatch(SpiderError):
+    """The installed faust (or aiokafka) changed what this module overrides."""
+
+
+def fingerprint(target: str) -> str:
+    """The source hash of `module:Class.function`."""
+    module, _, path = target.partition(":")
+    obj: Any = importlib.import_module(module)
+    for name in path.split("."):
+        obj = getattr(obj, name)
+    return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16]
+
+
+def changed_internals() -> list[str]:
+    return [target for target, recorded in RELIED_ON.items() if fingerprint(target) != recorded]
+
+
+def check_installed_faust() -> None:
+    """Refuse to run the overrides on faust internals they were not written for."""
+    changed = changed_internals()
+    if changed:
+        installed = f"faust-streaming {metadata.version('faust-streaming')}, aiokafka {metadata.version('aiokafka')}"
+        raise FaustMismatch(
+            f"services/converter/faust_kafka.py was written for {WRITTEN_FOR}, but the installed {installed} "
+            f"changed {', '.join(changed)}: review the overrides against it, then record the new hashes in RELIED_ON "
+            "(or install the version of deploy/constraints.txt)"
+        )
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -163,6 +217,7 @@ class App(faust.App):
     over cheaply, waits at most `drain_timeout_s` for unacknowledged messages, and has no Monitor sensor."""
 
     def __init__(self, *args: Any, fetch_max_wait_ms: int, drain_timeout_s: float, **kwargs: Any) -> None:
+        check_installed_faust()
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.drain_timeout_s = drain_timeout_s
         self._stop_began: float | None = None
