@@ -39,7 +39,7 @@ from services.common.search_clients import client
 from .activemq import Subscriber, free_port
 from .kafka_helpers import delete_topics
 from .ops_endpoints import scrape, total
-from .search_sink_support import shards_starting
+from .search_sink_support import cleanup, shards_starting
 
 pytestmark = pytest.mark.integration
 
@@ -88,6 +88,7 @@ class Deployment:
     amq_overrides: dict[str, object] = field(default_factory=dict)
     amq_password: str | None = None
     topic_destination: str = ""
+    index: str = "cms"
     children: list[subprocess.Popen] = field(default_factory=list)
     metrics_ports: dict[str, int] = field(default_factory=dict)
 
@@ -111,7 +112,7 @@ class Deployment:
 
     @property
     def index_template(self) -> str:
-        return f"t-{self.token}-cms"
+        return f"t-{self.token}-{self.index}"
 
     def write(self, group: str) -> None:
         etc = self.workdir / "etc"
@@ -280,9 +281,7 @@ def pipeline(secure: SecureStack, tmp_path_factory) -> Iterator[Pipeline]:
         deployment.stop()
         delete_topics(deployment.kafka, [deployment.kafka.topic(spec.name) for spec in topics.TOPICS])
         for entry in deployment.clusters:
-            client(ClusterConfig.from_reference_entry(entry)).indices.delete(
-                index=f"{deployment.index_template}-*", ignore_unavailable=True, allow_no_indices=True
-            )
+            cleanup(client(ClusterConfig.from_reference_entry(entry)), deployment.index_template)
 
 
 def test_every_document_lands_in_elasticsearch_opensearch_under_os_and_activemq(secure, pipeline):
@@ -299,17 +298,22 @@ def test_every_document_lands_in_elasticsearch_opensearch_under_os_and_activemq(
 
 def test_opensearch_behind_the_es_path_of_the_reference_deployment_doc(secure, pipeline, tmp_path):
     deployment = Deployment(
-        secure, tmp_path, pipeline.deployment.token, clusters=[reference_cluster(secure, "localhost/es", "opensearch")]
+        secure,
+        tmp_path,
+        pipeline.deployment.token,
+        clusters=[reference_cluster(secure, "localhost/es", "opensearch")],
+        index="es-path",  # indices of its own: the pipeline's OpenSearch sink filled the others
     )
     deployment.write("sink-es-path")
     (cluster,) = [ClusterConfig.from_reference_entry(c) for c in deployment.clusters]
     assert (cluster.kind, cluster.url) == ("opensearch", f"https://localhost:{secure.port('opensearch')}/es")
     deployment.start("sink-opensearch", "sink", "opensearch")
+    pattern = f"{deployment.index_template}-*"
     try:
-        pattern = f"{deployment.index_template}-*"
         wait_for(lambda: indexed_ids(cluster, pattern) == pipeline.expected, 60, "the documents through /es")
     finally:
         deployment.stop()
+        cleanup(client(cluster), deployment.index_template)
     assert_no_secrets(secure, deployment.logs())
 
 
