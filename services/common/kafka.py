@@ -40,14 +40,11 @@ def producer(
     kafka: KafkaSettings, destinations: Sequence[str], *, linger_ms: int = 20, options: dict[str, Any] | None = None
 ) -> Producer:
     """An idempotent producer (acks=all: no duplicates from internal retries, order kept per partition) whose
-    largest message is the largest the `destinations` (topic names before the prefix) take; `options` are
-    further librdkafka settings."""
-    conf = client_config(kafka) | {
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": linger_ms,
-        "message.max.bytes": kafka.message_bytes(*destinations),
-    }
+    largest message is the largest the `destinations` (topic names before the prefix) take (librdkafka's default
+    without them); `options` are further librdkafka settings."""
+    conf = client_config(kafka) | {"enable.idempotence": True, "acks": "all", "linger.ms": linger_ms}
+    if destinations:
+        conf["message.max.bytes"] = kafka.message_bytes(*destinations)
     return Producer(conf | (options or {}))
 
 

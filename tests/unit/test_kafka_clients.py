@@ -37,6 +37,14 @@ def test_a_producer_refuses_a_message_larger_than_its_destinations_take(destinat
     producer.purge()
 
 
+def test_a_producer_for_a_table_topic_takes_librdkafkas_default_size():
+    producer = kafka.producer(UNREACHABLE, ())
+    producer.produce("any", b"x" * 900_000)
+    with pytest.raises(KafkaException, match="MSG_SIZE_TOO_LARGE"):
+        producer.produce("any", b"x" * 1_100_000)
+    producer.purge()
+
+
 @pytest.mark.parametrize(("base", "cap"), [(0.5, 30.0), (1.0, 4.0), (0.1, 0.1)])
 def test_delays_double_with_jitter_up_to_the_cap(base, cap):
     for attempt in range(12):
