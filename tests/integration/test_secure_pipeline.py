@@ -125,7 +125,6 @@ class Deployment:
             "tls": True,
             "ca_certs": str(self.secure.material.ca_cert),
             "topic": self.topic_destination,
-            "backoff_max_s": 4.0,
             **self.amq_overrides,
         }
         kafka = "\n".join(f"{k} = {json.dumps(v)}" for k, v in self.kafka_values.items())
