@@ -42,8 +42,8 @@ class PurgedRelease:
     skipped: dict[str, int]  # documents skipped so far, per sink target
 
 
-def _table(kafka: KafkaSettings) -> CompactedTable:
-    return CompactedTable(kafka, kafka.topic(PURGED_RELEASES))
+def _table(kafka: KafkaSettings, timeout_s: float = 30.0) -> CompactedTable:
+    return CompactedTable(kafka, kafka.topic(PURGED_RELEASES), timeout_s)
 
 
 def _read(kafka: KafkaSettings) -> dict[str, bytes]:
@@ -93,7 +93,8 @@ class PurgedHashes:
         self.topic = kafka.topic(PURGED_RELEASES)
         self.target = target
         self.hashes: frozenset[str] = frozenset()
-        self._table = _table(kafka)
+        # Short attempts: a sink that cannot reach Kafka says so every few seconds and stops promptly on SIGTERM.
+        self._table = _table(kafka, timeout_s=5.0)
         self._instance = f"{version.hostname()}-{os.getpid()}"
         self._skipped: Counter[str] = Counter()
         self._reported: Counter[str] = Counter()
