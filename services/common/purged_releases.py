@@ -24,7 +24,7 @@ import orjson
 from confluent_kafka import Producer
 
 from services.common import version
-from services.common.compacted import CompactedTable, MissingTopic
+from services.common.compacted import CompactedTable, CompactedTopicError, MissingTopic
 from services.common.config import KafkaSettings
 from services.common.topics import PURGED_RELEASES
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SKIPPED = "skipped:"
 REPORT_INTERVAL_S = 10.0
+FAILURE_LOG_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,26 @@ class PurgedHashes:
         self._skipped: Counter[str] = Counter()
         self._reported: Counter[str] = Counter()
         self._last_report = 0.0
+        self._extra = {"target": target}
+        self._failing_since = 0.0
+        self._last_failure_log = -FAILURE_LOG_INTERVAL_S
+
+    def try_start(self) -> bool:
+        """Read the recorded hashes (before the first document is consumed); False if Kafka did not answer.
+        Retried by the caller: the first failure is logged, then one line a minute, so no retry storm."""
+        try:
+            self.start()
+        except CompactedTopicError as exc:
+            now = time.monotonic()
+            self._failing_since = self._failing_since or now
+            if now - self._last_failure_log >= FAILURE_LOG_INTERVAL_S:
+                self._last_failure_log = now
+                waited = f" (for {now - self._failing_since:.0f} s)" if now > self._failing_since else ""
+                log.warning("cannot read purged releases yet%s, retrying: %s", waited, exc, extra=self._extra)
+            return False
+        if self._failing_since:
+            log.info("purged releases read after %.0f s", time.monotonic() - self._failing_since, extra=self._extra)
+        return True
 
     def start(self) -> None:
         """Read the recorded hashes before the first document is consumed."""
@@ -108,7 +129,7 @@ class PurgedHashes:
             log.warning(
                 "topic %s is missing: purged releases cannot be skipped until `spider topics create` makes it",
                 self.topic,
-                extra={"target": self.target},
+                extra=self._extra,
             )
             return
         self._update()
@@ -142,4 +163,4 @@ class PurgedHashes:
         hashes = frozenset(key for key in self._table.rows if not key.startswith(SKIPPED))
         if hashes != self.hashes:
             self.hashes = hashes
-            log.info("purged releases skipped: %s", ", ".join(sorted(hashes)) or "none", extra={"target": self.target})
+            log.info("purged releases skipped: %s", ", ".join(sorted(hashes)) or "none", extra=self._extra)

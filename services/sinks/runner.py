@@ -32,7 +32,6 @@ from prometheus_client import Counter
 from services.common import document_message as docmsg
 from services.common import kafka as kafka_clients
 from services.common import redrive
-from services.common.compacted import CompactedTopicError
 from services.common.document_message import DocMessage
 from services.common.groups import GroupNames
 from services.common.purged_releases import PurgedHashes
@@ -149,7 +148,7 @@ class SinkRunner:
         try:
             if isinstance(self.target, Initializable):
                 self._outage.retry(self.target.initialize, what="installing the index templates")
-            self._outage.until(self._read_purged_releases)
+            self._outage.until(self._purged.try_start)
             self._consumer.subscribe(
                 self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
@@ -189,15 +188,6 @@ class SinkRunner:
         self._commits.tick()
         self._dead_letters.rejections.tick()
         self._purged.refresh(self._dead_letters.producer.producer)
-
-    def _read_purged_releases(self) -> bool:
-        """The purged hashes must be known before the first document: a replay must not index one of them."""
-        try:
-            self._purged.start()
-            return True
-        except CompactedTopicError as exc:
-            log.warning("cannot read purged releases yet, retrying: %s", exc, extra={"target": self.target.name})
-            return False
 
     def _accept(self, raw: Message) -> None:
         assert self._dead_letters is not None

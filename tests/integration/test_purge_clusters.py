@@ -9,10 +9,12 @@ import uuid
 
 import pytest
 
-from services.common.config import ClusterConfig
+from services.common import purged_releases, topics
+from services.common.config import ClusterConfig, KafkaSettings
 from services.common.search_clients import client
+from services.common.topic_admin import create_topics
 
-from .kafka_helpers import STACK
+from .kafka_helpers import STACK, delete_topics, private_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -80,14 +82,23 @@ def hashes(cluster: ClusterConfig, pattern: str) -> dict[str, list[str]]:
     return {index: sorted(values) for index, values in sorted(found.items())}
 
 
-def spider(es_conf, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SPIDER_ES_CONF_FILE": str(es_conf)}
+@pytest.fixture
+def kafka():
+    """A private topic prefix holding the topic purges are recorded in."""
+    settings = private_kafka()
+    create_topics(settings, specs=tuple(s for s in settings.topic_specs() if s.name == topics.PURGED_RELEASES))
+    yield settings
+    delete_topics(settings, [settings.topic(topics.PURGED_RELEASES)])
+
+
+def spider(es_conf, kafka: KafkaSettings, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SPIDER_ES_CONF_FILE": str(es_conf), "SPIDER_KAFKA__TOPIC_PREFIX": kafka.topic_prefix}
     env.pop("SPIDER_CONFIG", None)
     return subprocess.run(["spider", *args], capture_output=True, text=True, env=env, timeout=120)
 
 
-def test_dry_run_counts_per_index_and_deletes_nothing(cluster, indices, es_conf):
-    result = spider(es_conf, "purge", "--git-hash", "aaaa", "--cluster", cluster.name, "--index", f"{indices}-*")
+def test_dry_run_counts_per_index_and_deletes_nothing(cluster, indices, es_conf, kafka):
+    result = spider(es_conf, kafka, "purge", "--git-hash", "aaaa", "--cluster", cluster.name, "--index", f"{indices}-*")
 
     assert result.returncode == 0, result.stderr
     assert f"cluster {cluster.name} (http://127.0.0.1:{cluster.port}), indices {indices}-*: 3 document(s)" in (
@@ -102,24 +113,25 @@ def test_dry_run_counts_per_index_and_deletes_nothing(cluster, indices, es_conf)
     }
 
 
-def test_purge_deletes_exactly_the_documents_of_the_hash(cluster, indices, es_conf):
+def test_purge_deletes_exactly_the_documents_of_the_hash(cluster, indices, es_conf, kafka):
     result = spider(
-        es_conf, "purge", "--git-hash", "aaaa", "--cluster", cluster.name, "--index", f"{indices}-*", "--yes"
+        es_conf, kafka, "purge", "--git-hash", "aaaa", "--cluster", cluster.name, "--index", f"{indices}-*", "--yes"
     )
 
     assert result.returncode == 0, result.stderr
     assert "deleted: 3" in result.stdout
+    assert [r.git_hash for r in purged_releases.releases(kafka)] == ["aaaa"]  # the sinks skip it from now on
     assert hashes(cluster, f"{indices}-*") == {
         f"{indices}-2025-01-30": ["bbbb"],
         f"{indices}-2025-01-31": ["bbbb", "bbbb"],
     }
 
 
-def test_purge_since_keeps_the_hash_documents_recorded_before(cluster, indices, es_conf):
+def test_purge_since_keeps_the_hash_documents_recorded_before(cluster, indices, es_conf, kafka):
     since = "2025-01-31T00:00:00Z"
     args = ["purge", "--git-hash", "aaaa", "--since", since, "--cluster", cluster.name, "--index", f"{indices}-*"]
 
-    result = spider(es_conf, *args, "--yes")
+    result = spider(es_conf, kafka, *args, "--yes")
 
     assert result.returncode == 0, result.stderr
     assert "deleted: 1" in result.stdout
@@ -127,8 +139,8 @@ def test_purge_since_keeps_the_hash_documents_recorded_before(cluster, indices, 
     assert hashes(cluster, f"{indices}-*")[f"{indices}-2025-01-30"] == ["aaaa", "aaaa", "bbbb"]
 
 
-def test_purge_prints_the_request_for_monit(cluster, indices, es_conf):
-    result = spider(es_conf, "purge", "--git-hash", "aaaa", "--cluster", cluster.name, "--index", f"{indices}-*")
+def test_purge_prints_the_request_for_monit(cluster, indices, es_conf, kafka):
+    result = spider(es_conf, kafka, "purge", "--git-hash", "aaaa", "--cluster", cluster.name, "--index", f"{indices}-*")
 
     assert "monit_prod_condor_raw_metrics*" in result.stdout
     assert '"data.metadata.spider_git_hash": "aaaa"' in result.stdout
