@@ -2,10 +2,12 @@
 
 Run before every demo so the counts it shows are those of this run only, and by the tests afterwards.
 A group that still has members means that demo is running (e.g. `--keep-running`): nothing is deleted then.
+On a Kafka that has just started, the deletions wait (bounded) until its group coordinator answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from confluent_kafka import KafkaError, KafkaException
@@ -20,10 +22,16 @@ from services.common.errors import SpiderError
 TIMEOUT_S = 30.0
 
 
-def delete_groups(admin: AdminClient, names: DemoNames, groups: list[str]) -> None:
-    for group, future in admin.delete_consumer_groups(groups, request_timeout=TIMEOUT_S).items():
+def delete_groups(admin: AdminClient, kafka: KafkaSettings, names: DemoNames, groups: list[str]) -> None:
+    for group in groups:
         try:
-            future.result(timeout=TIMEOUT_S)
+            kafka_clients.coordinated(
+                admin,
+                kafka,
+                lambda group=group: admin.delete_consumer_groups([group], request_timeout=TIMEOUT_S)[group],
+                f"deleting consumer group {group}",
+                TIMEOUT_S,
+            )
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
             if error.code() == KafkaError.NON_EMPTY_GROUP:
@@ -43,7 +51,8 @@ def delete_topics(admin: AdminClient, prefix: str) -> None:
         if not existing:
             return
         for future in admin.delete_topics(existing, operation_timeout=TIMEOUT_S).values():
-            future.exception(timeout=TIMEOUT_S)  # "unknown topic" from an earlier attempt is fine
+            with contextlib.suppress(KafkaException):  # "unknown topic" from an earlier attempt is fine
+                kafka_clients.wait(admin, future, TIMEOUT_S)
         time.sleep(0.5)
     raise SpiderError(f"topics {prefix}* are still listed {TIMEOUT_S:.0f}s after their deletion")
 
@@ -61,7 +70,8 @@ def delete_indices(cluster: ClusterConfig, pattern: str) -> None:
 
 def clean(names: DemoNames, kafka: KafkaSettings, clusters: list[ClusterConfig], groups: list[str]) -> None:
     admin = kafka_clients.admin(kafka)
-    delete_groups(admin, names, groups)
+    kafka_clients.ready(admin, kafka, TIMEOUT_S)
+    delete_groups(admin, kafka, names, groups)
     delete_topics(admin, names.topic_prefix)
     for cluster in clusters:
         delete_indices(cluster, names.index_pattern)

@@ -9,7 +9,11 @@ import ssl
 import urllib.request
 
 import stomp
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+
+from services.common import kafka as kafka_clients
+from services.common.config import KafkaSettings
 
 
 def port_open(host: str, port: int) -> bool:
@@ -19,15 +23,18 @@ def port_open(host: str, port: int) -> bool:
 
 
 def kafka(bootstrap: str, settings: dict[str, str] | None = None, timeout: float = 3.0) -> tuple[bool, str]:
-    """Healthy when the broker answers a metadata request (`settings`: librdkafka security settings)."""
+    """Healthy when a broker answers a metadata request and a group coordinator answers (a just-started Kafka
+    creates its offsets topic first and answers "Not coordinator" meanwhile); `settings`: librdkafka security."""
     admin = AdminClient(
         {"bootstrap.servers": bootstrap, "log_level": 0, "socket.connection.setup.timeout.ms": 2000, **(settings or {})}
     )
     try:
-        metadata = admin.list_topics(timeout=timeout)
-    except Exception as exc:  # confluent-kafka raises KafkaException or a bare exception on timeout
-        return False, f"no metadata: {exc}"
-    return bool(metadata.brokers), f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topic(s)"
+        brokers = kafka_clients.ready(admin, KafkaSettings(bootstrap_servers=bootstrap), timeout)
+    except kafka_clients.KafkaUnavailable as exc:
+        return False, str(exc)
+    except KafkaException as exc:
+        return False, f"group coordinator: {exc.args[0].str()}"
+    return True, f"{brokers} broker(s), group coordinator ready"
 
 
 def search(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 
+from services.common import kafka as kafka_clients
 from services.common import version
 from services.common.compacted import CompactedTable
 from services.common.config import KafkaSettings, read_json
@@ -94,6 +95,8 @@ class CheckpointStore:
         self._table = CompactedTable(kafka, self.topic, timeout_s)
 
     def load(self) -> dict[str, float]:
+        """Every schedd's checkpoint, once Kafka is ready (bounded wait: a just-started Kafka is waited for)."""
+        kafka_clients.ready(kafka_clients.admin(self._table.kafka), self._table.kafka, self._table.timeout_s)
         try:
             rows = self._table.read()
         finally:

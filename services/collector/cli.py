@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -212,16 +211,17 @@ def checkpoint_set(
 def topics_create(
     config: ConfigOption = None,
     partitions: Annotated[int | None, typer.Option(help="Partitions of every multi-partition topic")] = None,
-    replication: Annotated[int, typer.Option(help="Replication factor")] = 1,
+    replication: Annotated[
+        int | None, typer.Option(help="Replication factor (default: kafka.replication_factor)")
+    ] = None,
     min_insync_replicas: Annotated[
-        int | None, typer.Option(help="Topics' min.insync.replicas (the broker's default if unset)")
+        int | None, typer.Option(help="Topics' min.insync.replicas (default: kafka.min_insync_replicas)")
     ] = None,
 ) -> None:
     """Create every pipeline topic under the prefix; existing ones keep their settings, except the size limit."""
     settings = _config(config)
-    specs = settings.kafka.topic_specs()
-    if min_insync_replicas is not None:
-        durable = {"min.insync.replicas": str(min_insync_replicas)}
-        specs = tuple(replace(spec, extra={**spec.extra, **durable}) for spec in specs)
-    for outcome in create_topics(settings.kafka, partitions=partitions, replication=replication, specs=specs):
+    created = create_topics(
+        settings.kafka, partitions=partitions, replication=replication, min_insync_replicas=min_insync_replicas
+    )
+    for outcome in created:
         typer.echo(f"{outcome.name}\t{outcome.detail}")

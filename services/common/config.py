@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from services.common import topics
@@ -242,6 +242,24 @@ class KafkaSettings(BaseModel):
     message_size: MessageSizeLimits = Field(
         MessageSizeLimits(), description="Largest message of each topic; producers and consumers follow"
     )
+    replication_factor: int = Field(
+        1, ge=1, description="Replicas of every topic spider creates (`topics create`, the converter); 3 in production"
+    )
+    min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        description="min.insync.replicas of the topics spider creates (the broker's default if unset); 2 in "
+        "production, so that an acks=all write survives the loss of one broker",
+    )
+
+    @model_validator(mode="after")
+    def _durable(self) -> KafkaSettings:
+        if self.min_insync_replicas is not None and self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas {self.min_insync_replicas} exceeds replication_factor {self.replication_factor}"
+                " (no write could ever succeed)"
+            )
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

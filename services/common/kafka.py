@@ -9,25 +9,47 @@ they write (`KafkaSettings.message_size`), and consumers that fetch a whole mess
 acknowledged every ad of that schedd, so each poll owns a `Delivery` that counts its own reports; one slow
 schedd's batch never waits for another's. `DeadLetterProducer` sends one dead letter at a time and says when
 Kafka holds it (the sinks acknowledge a refused document's offset only then).
+
+Admin requests are awaited with `wait`, which serves the client's callbacks meanwhile (librdkafka's errors are
+logged while a request hangs, not after it), and requests a group coordinator answers go through `coordinated`:
+a Kafka that has just started, or whose coordinator moved to another broker, answers "Not coordinator" or
+"Coordinator load in progress" for a while, and that is waited out (bounded) instead of failing. `ready` is the
+bounded check every admin tool does first: a broker answers, then a group coordinator does.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from services.common import dead_letter, logs, topics
+from services.common.backoff import Backoff
 from services.common.config import KafkaSettings
+from services.common.errors import SpiderError
 
 log = logging.getLogger(__name__)
 
 Report = Callable[[KafkaError | None, Message], None]
+T = TypeVar("T")
+
+# What a group request gets while no coordinator is ready for the group: retried, not failed
+COORDINATOR_ERRORS = frozenset(
+    {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
+)
+PROBE_GROUP = "spider-readiness-probe"  # described, never joined: its state answers whether a coordinator is up
+REACH_S = 2.5  # how long the first contact may take before Kafka is called unreachable
+
+
+class KafkaUnavailable(SpiderError):
+    """Kafka did not answer, or had no group coordinator, within the bound; the message names the servers."""
 
 
 def client_config(kafka: KafkaSettings) -> dict[str, Any]:
@@ -68,6 +90,77 @@ def reader(kafka: KafkaSettings, name: str) -> Consumer:
 
 def admin(kafka: KafkaSettings, options: dict[str, Any] | None = None) -> AdminClient:
     return AdminClient(client_config(kafka) | (options or {}))
+
+
+def wait(client: AdminClient, future: Future[T], timeout_s: float) -> T:
+    """The result of an admin request, serving the client's callbacks (librdkafka's log lines) while it runs;
+    TimeoutError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not future.done():
+        if time.monotonic() >= deadline:
+            raise TimeoutError
+        client.poll(0.1)
+    return future.result()
+
+
+def coordinated(
+    client: AdminClient, kafka: KafkaSettings, request: Callable[[], Future[T]], what: str, timeout_s: float = 60.0
+) -> T:
+    """The result of a request a group coordinator answers, sent again while Kafka has no coordinator ready
+    (bounded by `timeout_s`, said once in the log); KafkaException for any other error."""
+    deadline = time.monotonic() + timeout_s
+    backoff = Backoff(0.2, 2.0)
+    said = False
+    while True:
+        try:
+            return wait(client, request(), max(deadline - time.monotonic(), 0.1))
+        except TimeoutError:
+            raise KafkaUnavailable(
+                f"Kafka at {kafka.bootstrap_servers}: {what}: no answer in {timeout_s:.0f} s"
+            ) from None
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.code() not in COORDINATOR_ERRORS:
+                raise
+            if time.monotonic() + backoff.cap > deadline:
+                raise KafkaUnavailable(
+                    f"Kafka at {kafka.bootstrap_servers}: {what}: no group coordinator ready after {timeout_s:.0f} s "
+                    f"({error.name()}: the broker that should coordinate the group is starting or moving)"
+                ) from None
+            if not said:
+                log.info("%s: waiting for Kafka's group coordinator (%s)", what, error.name())
+                said = True
+            backoff.wait()
+
+
+def reachable(client: AdminClient, kafka: KafkaSettings, timeout_s: float = REACH_S) -> int:
+    """How many brokers Kafka lists; KafkaUnavailable within `timeout_s` when no broker answers."""
+    try:
+        metadata = client.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        cause = exc.args[0].str()
+    else:
+        if metadata.brokers:
+            return len(metadata.brokers)
+        cause = "no broker registered yet"
+    client.poll(0)  # librdkafka's reason (refused, TLS, name resolution) into the log
+    raise KafkaUnavailable(
+        f"Kafka at {kafka.bootstrap_servers} is unreachable: no answer within {timeout_s:.0f} s ({cause})"
+    )
+
+
+def ready(client: AdminClient, kafka: KafkaSettings, timeout_s: float = 60.0) -> int:
+    """Wait until Kafka is usable for admin work: a broker answers within REACH_S, then a group coordinator does
+    within `timeout_s` (a just-started Kafka creates its offsets topic first). Returns the number of brokers."""
+    brokers = reachable(client, kafka, min(REACH_S, timeout_s))
+    coordinated(
+        client,
+        kafka,
+        lambda: client.describe_consumer_groups([PROBE_GROUP], request_timeout=timeout_s)[PROBE_GROUP],
+        "waiting until Kafka is ready",
+        timeout_s,
+    )
+    return brokers
 
 
 def produce(

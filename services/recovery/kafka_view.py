@@ -1,15 +1,18 @@
 """The Kafka questions the operator tools ask: groups, members, committed and end offsets, timestamps.
 
 Every call goes through the AdminClient with a timeout, so an unreachable broker gives one clear error
-instead of a hang. Messages are read with a throwaway consumer that only `assign`s, so it never joins or
-commits for any group.
+instead of a hang: the view first checks within a few seconds that a broker answers, then waits (bounded) for a
+group coordinator, and every group request is sent again while the coordinator is starting or moving.
+Messages are read with a throwaway consumer that only `assign`s, so it never joins or commits for any group.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import (
     Consumer,
@@ -26,6 +29,7 @@ from services.common.config import KafkaSettings
 from services.common.errors import SpiderError
 
 TP = tuple[str, int]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -49,23 +53,36 @@ class KafkaView:
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 15.0) -> None:
         self.kafka = kafka
         self.timeout_s = timeout_s
-        self.admin = kafka_clients.admin(kafka, {"socket.connection.setup.timeout.ms": 10000})
+        self.admin = kafka_clients.admin(kafka, {"socket.connection.setup.timeout.ms": 2000})
+        kafka_clients.ready(self.admin, kafka, max(timeout_s, 30.0))
 
-    def _wait(self, future, what: str):
+    def _failed(self, what: str, exc: KafkaException) -> SpiderError:
+        return SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: {what} failed: {exc.args[0].str()}")
+
+    def _wait(self, future: Future[T], what: str) -> T:
         try:
-            return future.result(timeout=self.timeout_s)
+            return kafka_clients.wait(self.admin, future, self.timeout_s)
         except KafkaException as exc:
-            raise SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: {what} failed: {exc.args[0].str()}") from None
+            raise self._failed(what, exc) from None
         except TimeoutError:
             raise SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: {what} timed out") from None
 
+    def _group(self, request: Callable[[], Future[T]], what: str) -> T:
+        """A request the group coordinator answers, sent again while it is starting or moving."""
+        try:
+            return kafka_clients.coordinated(self.admin, self.kafka, request, what, self.timeout_s)
+        except KafkaException as exc:
+            raise self._failed(what, exc) from None
+
     def groups(self) -> list[str]:
-        listed = self._wait(self.admin.list_consumer_groups(request_timeout=self.timeout_s), "listing groups")
+        listed = self._group(lambda: self.admin.list_consumer_groups(request_timeout=self.timeout_s), "listing groups")
         return sorted(g.group_id for g in listed.valid)
 
     def members(self, group: str) -> list[Member]:
-        futures = self.admin.describe_consumer_groups([group], request_timeout=self.timeout_s)
-        described = self._wait(futures[group], f"describing group {group}")
+        described = self._group(
+            lambda: self.admin.describe_consumer_groups([group], request_timeout=self.timeout_s)[group],
+            f"describing group {group}",
+        )
         return [Member(m.client_id, m.host) for m in described.members]
 
     def partitions(self, topics: Iterable[str]) -> list[TP]:
@@ -107,16 +124,20 @@ class KafkaView:
     def committed(self, group: str) -> dict[TP, int]:
         """The group's committed offsets (next offset to consume), for every partition it ever committed."""
         request = [ConsumerGroupTopicPartitions(group)]
-        futures = self.admin.list_consumer_group_offsets(request, request_timeout=self.timeout_s)
-        result = self._wait(futures[group], f"reading committed offsets of {group}")
+        result = self._group(
+            lambda: self.admin.list_consumer_group_offsets(request, request_timeout=self.timeout_s)[group],
+            f"reading committed offsets of {group}",
+        )
         return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
 
     def commit(self, group: str, offsets: dict[TP, int]) -> None:
         """Set the group's offsets; Kafka itself refuses this while the group has members."""
         tps = [TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())]
         request = [ConsumerGroupTopicPartitions(group, tps)]
-        futures = self.admin.alter_consumer_group_offsets(request, request_timeout=self.timeout_s)
-        result = self._wait(futures[group], f"moving offsets of {group}")
+        result = self._group(
+            lambda: self.admin.alter_consumer_group_offsets(request, request_timeout=self.timeout_s)[group],
+            f"moving offsets of {group}",
+        )
         failed = [f"{tp.topic}:{tp.partition} ({tp.error.str()})" for tp in result.topic_partitions if tp.error]
         if failed:
             raise SpiderError(f"Kafka refused to move offsets of {group}: {', '.join(failed)}")

@@ -317,11 +317,17 @@ def test_production_settings_load_in_every_service(base, monkeypatch):
     assert collector.kafka.sasl_password_file and collector.kafka.ssl_ca_location
 
 
-def test_topics_job_makes_durable_topics(base):
-    args = container(by(base, "Job")["spider-topics"])["args"]
-    assert args[:2] == ["topics", "create"]
-    assert args[args.index("--replication") + 1] == "3"
-    assert args[args.index("--min-insync-replicas") + 1] == "2"
+def test_every_topic_spider_creates_in_production_is_durable(base, monkeypatch):
+    """Replication 3 and min.insync.replicas 2 are settings of every service (the topics Job and, were it
+    switched on, the converter's declaration), not flags of one command."""
+    for key in [k for k in os.environ if k.startswith("SPIDER_")]:
+        monkeypatch.delenv(key)
+    for key, value in env_of(base).items():
+        monkeypatch.setenv(key, value)
+    assert container(by(base, "Job")["spider-topics"])["args"] == ["topics", "create"]
+    for config in (CollectorConfig, ConverterConfig):
+        kafka = load_settings(config).kafka
+        assert (kafka.replication_factor, kafka.min_insync_replicas) == (3, 2)
 
 
 def test_image_is_pinned_to_this_release(manifests):
