@@ -1,9 +1,18 @@
-"""Realistic CMS job ads for benchmarks and load tests: `realistic_ads(n, seed, kind)`.
+"""Realistic CMS job ads for benchmarks and load tests: `realistic_ads(n, seed, kind, diverse=True)`.
 
-Each ad has about 200 attributes (~7 KB in the old ClassAd syntax), shaped like what the CMS global pool
+Each ad has 200-230 attributes (6-9 KB in the old ClassAd syntax), shaped like what the CMS global pool
 schedds hold: CRAB analysis and WMAgent production jobs with glidein MATCH_EXP_ attributes, machine
 attributes, per-step and per-IOSite Chirp statistics, expressions (RequestMemory, Requirements,
 periodic policies), undefined values and the occasional error value. Deterministic for a given seed.
+
+Diverse (the default) is what a schedd's history holds: almost every job has an attribute list of its own.
+The `ChirpCMSSW_<step>_IOSite_<site>_*` keys name the sites the job read, the per-step Chirp keys follow its
+cmsRun steps, `MachineAttr<name><N>` come from the slots it matched, hold/evict/restart attributes appear
+only for jobs that had them, users add `+Attr`s of any type (the same name holds an int in one job and a
+list or a nested ClassAd in the next), CMS attributes change type where they do in production (glidein
+values as text or numbers, expressions or literals), and a few names no index can hold (dots, a leading
+underscore, over 256 bytes). The attribute order is the ClassAd's own, as a schedd writes it.
+`diverse=False` gives the uniform ads of earlier benchmarks (a few hundred attribute lists), for comparison.
 """
 
 from __future__ import annotations
@@ -385,6 +394,211 @@ def _production(rng: random.Random, ad: dict[str, Any]) -> None:
     )
 
 
+# Per-step statistics a cmsRun step chirps: the first step reads the input, the later ones mostly local files
+STEP_STATISTICS = ("Events", "Elapsed", "WriteBytes", "LastUpdate")
+FIRST_STEP_STATISTICS = ("Files", "Lumis", "ReadBytes", "ReadOps", "ReadTimeMsecs")
+OPTIONAL_STATISTICS = ("MaxFiles", "MaxLumis", "ReadSegments", "ReadVOps", "WriteTimeMsecs", "ReadCachedBytes")
+# Slot attributes a pool's JobMachineAttrs copies into the job (MachineAttr<name><N>, N = 0 for the last match)
+MACHINE_ATTRS = ("GLIDEIN_CMSSite", "CMSSubSiteName", "Cpus", "SlotWeight")
+OPTIONAL_MACHINE_ATTRS = ("CUDACapability", "MJF_JOB_HS06_JOB", "DIRACBenchmark", "GLIDEIN_Gatekeeper", "Memory")
+CUSTOM_NAMES = (  # users' own +Attrs in submit files
+    "AnalysisTag",
+    "SampleName",
+    "InputFileCount",
+    "EventWeight",
+    "UseGPU",
+    "IsSignal",
+    "MassPoint",
+    "RunRange",
+    "ConfigHash",
+    "JobOptions",
+    "Era",
+    "LumiMask",
+    "ProcessingVersion",
+    "DebugLevel",
+    "CustomSites",
+    "OutputTag",
+)
+ODD_SHARE = 0.02  # ads carrying a name no index can hold
+ATTRIBUTES = (200, 230)  # how many a production job ad has
+TEXT_BYTES = 8900  # at most, in the old ClassAd syntax (production ads: 6-9 KB)
+OPTIONAL_TROUBLE = ("VacateReasonSubCode", "NumShadowExceptions", "LastRejMatchTime", "LastReleasedTime")
+
+
+def _custom_value(rng: random.Random, i: int) -> Any:
+    """A value of a type chosen per job: the same +Attr name holds different types in different jobs."""
+    kind = rng.randrange(7)
+    if kind == 0:
+        return rng.randrange(-5, 100_000)
+    if kind == 1:
+        return round(rng.uniform(0, 1000), 4)
+    if kind == 2:
+        return rng.random() < 0.5
+    if kind == 3:
+        return f"v{i % 97}_" + rng.choice(DATASETS).split("/")[1][: rng.randrange(4, 40)]
+    if kind == 4:
+        return [rng.randrange(1000) for _ in range(rng.randrange(0, 6))]
+    if kind == 5:
+        return rng.sample(SITES, rng.randrange(1, 4))
+    return {"Mass": rng.randrange(100, 3000), "Tag": rng.choice(CMSSW), "Weights": [round(rng.random(), 3)] * 2}
+
+
+def _chirp_steps(rng: random.Random, ad: dict[str, Any], crab: bool, finished: bool) -> None:
+    """Per-step Chirp keys for the job's own cmsRun steps and the sites its first step read from."""
+    for key in [key for key in ad if key.startswith("ChirpCMSSW_cmsRun1_")]:
+        del ad[key]
+    steps = 1 if crab else rng.choice((1, 1, 1, 2, 2, 3, 4))
+    if not finished:
+        steps = rng.randrange(1, steps + 1)
+    wall = max(ad["CommittedTime"], 600)
+    for n in range(1, steps + 1):
+        prefix = f"ChirpCMSSW_cmsRun{n}_"
+        names = STEP_STATISTICS + (FIRST_STEP_STATISTICS if n == 1 else ())
+        names += tuple(name for name in OPTIONAL_STATISTICS if rng.random() < (0.5 if n == 1 else 0.15))
+        for name in names:
+            ad[prefix + name] = rng.randrange(0, 10**9) if name != "LastUpdate" else ad["JobStartDate"] + wall - 30
+        if finished:
+            ad[prefix + "Done"] = 1
+    read = rng.sample(SITES, rng.choice((1, 1, 2, 2, 3, 4)))
+    for site in dict.fromkeys([ad["MATCH_EXP_JOB_GLIDEIN_CMSSite"], *read][: len(read)]):
+        ad[f"ChirpCMSSW_cmsRun1_IOSite_{site}_ReadBytes"] = rng.randrange(0, 10**10)
+        ad[f"ChirpCMSSW_cmsRun1_IOSite_{site}_ReadTimeMS"] = rng.randrange(0, 10**7)
+
+
+def _machine_attrs(rng: random.Random, ad: dict[str, Any]) -> None:
+    """MachineAttr<name><N> for the attributes the pool copies and the job's last matches (N = 0 the latest)."""
+    for key in [key for key in ad if key.startswith("MachineAttr")]:
+        del ad[key]
+    names = MACHINE_ATTRS + tuple(name for name in OPTIONAL_MACHINE_ATTRS if rng.random() < 0.3)
+    ad["JobMachineAttrs"] = ",".join(names)
+    cpus = ad["RequestCpus"] if isinstance(ad["RequestCpus"], int) else 1
+    for n in range(min(ad["NumJobMatches"], rng.choice((1, 1, 1, 2, 3)))):
+        site = ad["MATCH_EXP_JOB_GLIDEIN_CMSSite"] if n == 0 else rng.choice(SITES)
+        values = {
+            "GLIDEIN_CMSSite": site,
+            "CMSSubSiteName": site.split("_", 2)[-1],
+            "Cpus": cpus,
+            "SlotWeight": cpus,
+            "CUDACapability": rng.choice((7.5, 8.0, "8.6", classad2.Value.Undefined)),
+            "MJF_JOB_HS06_JOB": round(rng.uniform(8, 20) * cpus, 2) if rng.random() < 0.9 else 0,
+            "DIRACBenchmark": round(rng.uniform(10, 30), 3),
+            "GLIDEIN_Gatekeeper": f"ce{rng.randrange(1, 20)}.{site[3:5].lower()}:9619",
+            "Memory": 2500 * cpus,
+        }
+        for name in names:
+            ad[f"MachineAttr{name}{n}"] = values[name]
+
+
+def _history_of_trouble(rng: random.Random, ad: dict[str, Any], status: int) -> None:
+    """Hold, eviction, restart and exception attributes, only for the jobs that had them."""
+    del ad["LastHoldReason"]
+    if not ad.get("ExitCode") and "Chirp_WMCore_cmsRun1_Exception_Message" in ad:
+        del ad["Chirp_WMCore_cmsRun1_Exception_Message"]
+    start = ad["JobStartDate"]
+    if status == 5 or rng.random() < 0.12:
+        holds = rng.randrange(1, 4)
+        ad["NumHolds"] = holds
+        ad["NumHoldsByReason"] = {"JobPolicy": holds} if rng.random() < 0.7 else {"UserRequest": 1, "JobPolicy": holds}
+        ad["LastHoldReason"] = "The job attribute PeriodicHold expression 'MemoryUsage > RequestMemory' is true"
+        ad["LastHoldReasonCode"] = rng.choice((3, 12, 13, 21, 34))
+        ad["LastHoldReasonSubCode"] = rng.choice((0, 2, 110))
+        if status != 5:
+            ad["ReleaseReason"] = "via condor_release (by user cmsdataops)"
+            ad["LastReleasedTime"] = start + 600
+    if rng.random() < 0.15:
+        ad["LastVacateTime"] = start + rng.randrange(60, 3600)
+        ad["VacateReason"] = rng.choice(("Job was evicted.", "The startd is shutting down.", "Claim deactivated"))
+        ad["VacateReasonCode"] = rng.choice((21, 22, 35))
+        ad["VacateReasonSubCode"] = rng.randrange(0, 3)
+        ad["NumShadowExceptions"] = rng.randrange(0, 3)
+    if rng.random() < 0.08:
+        ad["NumRestarts"] = rng.randrange(1, 4)
+        ad["NumJobReconnects"] = rng.randrange(1, 3)
+        ad["JobCurrentReconnectAttempt"] = 0
+        ad["LastRejMatchReason"] = "no match found "
+        ad["LastRejMatchTime"] = start - rng.randrange(60, 600)
+    else:
+        del ad["NumRestarts"]
+
+
+def _varied_types(rng: random.Random, ad: dict[str, Any], crab: bool) -> None:
+    """The types CMS attributes take in production, which depend on the glidein version, the submit tool and
+    whether the value was written as an expression."""
+    for name in ("ClusterId", "ProcId", "SiteWMS_JobId", "Memory", "MaxMemMBs", "ToDie", "ToRetire"):
+        key = f"MATCH_EXP_JOB_GLIDEIN_{name}"
+        if rng.random() < 0.3:
+            ad[key] = int(ad[key])
+    if rng.random() < 0.01:
+        ad["MATCH_EXP_JOB_GLIDEIN_MaxMemMBs"] = "GLIDEIN_MaxMemMBs"  # unexpanded pilot macro
+    if rng.random() < 0.3:
+        ad["x509UserProxyFQAN"] = ad["x509UserProxyFQAN"].split(",")
+    if rng.random() < 0.2:
+        ad["DESIRED_OpSysMajorVers"] = 8
+    if rng.random() < 0.1:
+        ad["DESIRED_CMSDataLocations"] = classad2.Value.Undefined
+    if rng.random() < 0.1:
+        ad["MaxWallTimeMins"] = _expr("ifThenElse(isUndefined(MachineAttrCpus0), 1250, 2700)")
+    if rng.random() < 0.05:
+        ad["OriginalCpus"], ad["RequestCpus"] = ad["RequestCpus"], _expr("OriginalCpus")
+    if crab:
+        if rng.random() < 0.4:
+            ad["CRAB_Id"] = int(ad["CRAB_Id"])
+        if rng.random() < 0.3:
+            ad["CRAB_SiteWhitelist"] = ",".join(ad["CRAB_SiteWhitelist"])
+        if rng.random() < 0.5:
+            ad["Chirp_CRAB3_Job_ExitCode"] = str(ad["Chirp_CRAB3_Job_ExitCode"])
+    else:
+        if rng.random() < 0.3:
+            ad["CMSSWMajorVersion"] = 13
+        if rng.random() < 0.2:
+            ad["REQUIRES_LOCAL_DATA"] = "True"
+
+
+def _custom_attrs(rng: random.Random, ad: dict[str, Any], i: int) -> None:
+    """Users' +Attrs: a few names from a common set, of a type chosen per job, sometimes one of the user's own."""
+    for name in rng.sample(CUSTOM_NAMES, rng.randrange(0, 6)):
+        ad[name] = _custom_value(rng, i)
+    if rng.random() < 0.2:
+        ad[f"{ad['Owner']}_{rng.choice(CUSTOM_NAMES)}"] = _custom_value(rng, i)
+    if rng.random() < ODD_SHARE:
+        odd = rng.choice(
+            (f"{ad['Owner']}.{rng.choice(CUSTOM_NAMES)}", f"_{rng.choice(CUSTOM_NAMES)}", "Note" + "x" * 260)
+        )
+        ad[odd] = _custom_value(rng, i)
+
+
+def _fit(rng: random.Random, ad: dict[str, Any], i: int) -> None:
+    """Between 200 and 230 attributes and at most ~8.9 KB: +Attrs added, or optional attributes (+Attrs, older
+    matches' machine attributes, optional step statistics, details of evictions) removed."""
+    low, high = ATTRIBUTES
+    spare = [name for name in CUSTOM_NAMES if name not in ad]
+    while len(ad) < low and spare:
+        ad[spare.pop(rng.randrange(len(spare)))] = _custom_value(rng, i)
+    optional = [
+        key
+        for key in ad
+        if key in CUSTOM_NAMES
+        or key in OPTIONAL_TROUBLE
+        or (key.startswith("MachineAttr") and not key.endswith("0"))
+        or (key.startswith("ChirpCMSSW_cmsRun") and key.rpartition("_")[2] in OPTIONAL_STATISTICS)
+    ]
+    rng.shuffle(optional)
+    size = sum(len(key) + len(str(value)) + 5 for key, value in ad.items())  # ~ "key = value\n" with quotes
+    while optional and len(ad) > low and (len(ad) > high or size > TEXT_BYTES):
+        key = optional.pop()
+        size -= len(key) + len(str(ad.pop(key))) + 5
+
+
+def _diversify(rng: random.Random, ad: dict[str, Any], i: int, status: int, crab: bool) -> None:
+    """What makes each job's attribute list its own (see the module docstring)."""
+    _chirp_steps(rng, ad, crab, status in (3, 4))
+    _machine_attrs(rng, ad)
+    _history_of_trouble(rng, ad, status)
+    _varied_types(rng, ad, crab)
+    _custom_attrs(rng, ad, i)
+    _fit(rng, ad, i)
+
+
 def _status(rng: random.Random, kind: Kind) -> int:
     if kind == "queue":
         return rng.choice(QUEUE_STATUS)
@@ -400,18 +614,34 @@ def _to_classad(values: dict[str, Any]) -> classad2.ClassAd:
     return ad
 
 
-def realistic_ads(n: int, seed: int = 0, kind: Kind = "mixed") -> list[classad2.ClassAd]:
-    """`n` ads; kind: mixed (CRAB and WMAgent, queue and history), history, queue, crab or production."""
-    return list(iter_ads(n, seed, kind))
+def realistic_ads(n: int, seed: int = 0, kind: Kind = "mixed", *, diverse: bool = True) -> list[classad2.ClassAd]:
+    """`n` ads; kind: mixed (CRAB and WMAgent, queue and history), history, queue, crab or production;
+    diverse: nearly every ad with its own attribute list (False: the uniform ads of earlier benchmarks)."""
+    return list(iter_ads(n, seed, kind, diverse=diverse))
 
 
-def iter_ads(n: int, seed: int = 0, kind: Kind = "mixed") -> Iterator[classad2.ClassAd]:
+def iter_ads(n: int, seed: int = 0, kind: Kind = "mixed", *, diverse: bool = True) -> Iterator[classad2.ClassAd]:
     rng = random.Random(seed)
+    variety = random.Random(f"diverse-{seed}")  # its own stream: the uniform ads stay those of earlier benchmarks
     for i in range(n):
         crab = kind == "crab" or (kind != "production" and rng.random() < 0.6)
-        values = _common(rng, i, _status(rng, kind), crab)
+        status = _status(rng, kind)
+        values = _common(rng, i, status, crab)
         (_crab if crab else _production)(rng, values)
+        if diverse:
+            _diversify(variety, values, i, status, crab)
         yield _to_classad(values)
+
+
+def shape_summary(ads: list[classad2.ClassAd]) -> str:
+    """The diversity and size of these ads, as the benchmarks print it."""
+    lists = {tuple(ad.keys()) for ad in ads}
+    sizes = sorted(len(ad) for ad in ads)
+    texts = sorted(len(ad.printOld()) for ad in ads)
+    return (
+        f"{len(lists) / max(len(ads), 1):.1%} unique attribute lists ({len(lists):,} in {len(ads):,} ads), "
+        f"{sizes[0]}-{sizes[-1]} attributes, {texts[0] / 1000:.1f}-{texts[-1] / 1000:.1f} KB as ClassAd text"
+    )
 
 
 def raw_messages(

@@ -1,14 +1,15 @@
-"""The converter service through the local Kafka: `python -m bench.converter_service [--n 60000] [--profile f.svg]`.
+"""The converter service through the local Kafka: `python -m bench.converter_service [--n 60000] [--uniform]`.
 
-Publishes n realistic raw messages (bench/ads.py) to private topics, times `pipeline.step` alone on the same
-messages in this process, then starts one `spider converter` worker and times the documents from the first to
-the last one out, sampling the worker's RSS and CPU time meanwhile. The machine is shared, so the figures to
-compare between runs are ratios to the step alone measured just before: wall clock (how much of the conversion
-speed the service keeps, stalls included) and per CPU second (the Kafka side's cost; less sensitive to load).
-`--profile` records the worker with py-spy (`.txt` gives py-spy's raw collapsed stacks, else a flame graph SVG).
-Targets (issue 3): >= 4,000 docs/s per worker, RSS < 300 MB. The conversion alone: bench/convert_throughput.py.
-60,000 messages by default (~15 s of work): with 20,000 (~5 s) the ramp-up and the last, partial batch waiting
-its `batch_timeout_s` were ~10% of the timed window.
+Publishes n realistic raw messages (bench/ads.py; diverse by default, as a schedd's history: nearly every ad with an
+attribute list of its own; `--uniform` for the ads of earlier benchmarks) to private topics, times `pipeline.step`
+alone on the same messages in this process, then starts one `spider converter` worker and times the documents from
+the first to the last one out, sampling the worker's RSS and CPU time meanwhile. The machine is shared, so the
+figures to compare between runs are ratios to the step alone measured just before: wall clock (how much of the
+conversion speed the service keeps, stalls included) and per CPU second (the Kafka side's cost; less sensitive to
+load). `--profile` records the worker with py-spy (`.txt` gives py-spy's raw collapsed stacks, else a flame graph
+SVG). Targets (issue 3): >= 4,000 docs/s per worker, RSS < 300 MB. The conversion alone:
+bench/convert_throughput.py. 60,000 messages by default (~15 s of work): with 20,000 (~5 s) the ramp-up and the
+last, partial batch waiting its `batch_timeout_s` were ~10% of the timed window.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.ads import raw_messages, realistic_ads
+from bench.ads import raw_messages, realistic_ads, shape_summary
 from services import compilation
 
 TARGET_DOCS_PER_S = 4000.0
@@ -66,7 +67,7 @@ def _start_profiler(pid: int, out: Path) -> subprocess.Popen:
     return subprocess.Popen(command)
 
 
-def bench_service(n: int, profile: Path | None) -> None:
+def bench_service(n: int, profile: Path | None, diverse: bool = True) -> None:
     from confluent_kafka import Consumer, Producer
     from confluent_kafka.admin import AdminClient
 
@@ -74,7 +75,10 @@ def bench_service(n: int, profile: Path | None) -> None:
     from services.common.config import KafkaSettings
     from services.common.topic_admin import create_topics
 
-    messages = raw_messages(realistic_ads(n, seed=3, kind="history"))
+    ads = realistic_ads(n, seed=3, kind="history", diverse=diverse)
+    print(f"ads: {shape_summary(ads)}", flush=True)
+    messages = raw_messages(ads)
+    del ads
     step_rate, step_cpu_rate = step_alone_rates([value for _, value in messages[:10_000]])
     kafka = KafkaSettings(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     create_topics(kafka)
@@ -133,9 +137,10 @@ def bench_service(n: int, profile: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=60_000)
+    parser.add_argument("--uniform", action="store_true", help="the uniform ads of earlier benchmarks")
     parser.add_argument("--profile", type=Path, help="py-spy recording of the worker (needs py-spy on PATH)")
     args = parser.parse_args()
-    bench_service(args.n, args.profile)
+    bench_service(args.n, args.profile, diverse=not args.uniform)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def _tier0(rng: random.Random, ad: classad2.ClassAd) -> None:
 
 def _batch(n: int, seed: int, kind: bench.Kind, first_cluster: int, tier0: bool) -> list[classad2.ClassAd]:
     rng = random.Random(seed)
-    batch = bench.realistic_ads(n, seed=seed, kind=kind)
+    batch = bench.realistic_ads(n, seed=seed, kind=kind, diverse=False)  # the ads the committed files hold
     for i, ad in enumerate(batch):
         if tier0:
             _tier0(rng, ad)
