@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services import cli
+from services.common.errors import ExitStatus
 
 ES_PASSWORD = "Es-Writer-Pa55!"
 OS_PASSWORD = "Os-Writer-Pa55!"
@@ -81,12 +82,12 @@ def test_passwords_are_masked_and_never_printed(workdir, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("name", list(REFERENCE_FILES))
-def test_malformed_json_gives_one_line_naming_the_file_and_exit_code_2(workdir, capsys, monkeypatch, name):
+def test_malformed_json_gives_one_line_naming_the_file_and_the_configuration_status(workdir, capsys, monkeypatch, name):
     (workdir / name).write_text('{"Global": ["cmsgwms-collector-global.cern.ch:9620",\n')
 
     code, out, err = spider(capsys, monkeypatch, "config", "show", "--workdir", str(workdir))
 
-    assert code == 2
+    assert code == ExitStatus.CONFIG
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert str(workdir / name) in err and "malformed JSON at line 2" in err
@@ -97,7 +98,7 @@ def test_a_secret_file_that_is_not_text_is_reported_without_its_content(workdir,
 
     code, _, err = spider(capsys, monkeypatch, "config", "show", "--workdir", str(workdir))
 
-    assert code == 2
+    assert code == ExitStatus.CONFIG
     path = workdir / "etc/amq_password"
     assert err.strip() == f"spider: error: {path}: secret file is not UTF-8 text (bad byte at offset 0)"
 
@@ -107,7 +108,7 @@ def test_an_invalid_cluster_entry_names_the_key_but_not_the_value(workdir, capsy
 
     code, _, err = spider(capsys, monkeypatch, "config", "show", "--workdir", str(workdir))
 
-    assert code == 2
+    assert code == ExitStatus.CONFIG
     assert "cluster #1: port:" in err and ES_PASSWORD not in err
 
 

@@ -18,20 +18,16 @@ from services.collector.checkpoints import CheckpointStore, dump_reference, plan
 from services.collector.config import CollectorConfig
 from services.collector.fromfile import SOURCES, publish_file
 from services.collector.poller import HISTORY, QUEUE
-from services.collector.service import Collector, make_publisher, pool_for
+from services.collector.service import Collector, make_publisher, pool_for, pools_of
 from services.common import logs, observability
 from services.common.ages import age
+from services.common.cli_options import ConfigOption, WorkdirOption
 from services.common.config import load_settings
-from services.common.errors import ConfigError
+from services.common.errors import ExitStatus
 from services.common.shutdown import Stopping
 from services.common.topic_admin import create_topics
 
 log = logging.getLogger(__name__)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML config file (also SPIDER_CONFIG)", show_default=False)
-]
-EXIT_PARTIAL = 4
 
 checkpoint_app = typer.Typer(help="History checkpoints kept in Kafka (one per schedd).", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
@@ -42,7 +38,9 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _config(config: Path | None, **cli: object) -> CollectorConfig:
+    """The settings, the Kafka secret and TLS files checked: a wrong one is a configuration error at start."""
     settings = load_settings(CollectorConfig, config, **cli)
+    settings.kafka.check()
     logs.setup("collector", settings.log_level, settings.log_format)
     return settings
 
@@ -66,34 +64,37 @@ def collector(
     pool_dir: Annotated[
         Path | None, typer.Option(help="Read the pool from ad files in this directory instead of HTCondor (demo)")
     ] = None,
-    workdir: Annotated[Path | None, typer.Option(help="Reference-layout directory (SPIDER_WORKDIR)")] = None,
+    workdir: WorkdirOption = None,
 ) -> None:
     """Poll HTCondor schedds (queue and history) into Kafka, or publish an ad file.
 
-    Exit status: 0 all fine; 4 some schedds failed or some ads of the file were skipped; 1-3 errors.
+    Exit status: 0 all fine; 4 (partial) some schedd polls failed or some ads of the file were skipped;
+    1 runtime failure, 2 usage error, 3 configuration error.
     """
+    kinds = {"": (QUEUE, HISTORY), "both": (QUEUE, HISTORY), QUEUE: (QUEUE,), HISTORY: (HISTORY,)}
+    if from_file is not None:
+        kinds = {"": (HISTORY,), **{kind: (kind,) for kind in SOURCES}}
+    if source not in kinds:
+        raise typer.BadParameter(f"{source!r}: choose {' or '.join(filter(None, kinds))}", param_hint="'--source'")
+    sources = kinds[source]
     settings = _config(
         config, workdir=workdir, collector_hosts=_split(collectors), schedd_include=_split(schedd_filter)
     )
+    if from_file is None:
+        pools_of(settings)  # collectors.json read once now: a broken one is a configuration error at start
     publisher = make_publisher(settings)
     stopping = Stopping(settings.stop_grace_s)
     try:
         if from_file is not None:
-            kind = source or "history"
-            if kind not in SOURCES:
-                raise ConfigError(f"--source must be queue or history with --from-file, got {kind!r}")
             result = publish_file(
-                from_file, publisher, settings.kafka, pool=pool, schedd=schedd, source=kind, rate=rate
+                from_file, publisher, settings.kafka, pool=pool, schedd=schedd, source=sources[0], rate=rate
             )
             typer.echo(orjson.dumps(result.__dict__).decode())
             if result.failed:
-                sys.exit(1)
+                sys.exit(ExitStatus.FAILURE)
             if result.skipped:
-                sys.exit(EXIT_PARTIAL)
+                sys.exit(ExitStatus.PARTIAL)
             return
-        sources = {"": (QUEUE, HISTORY), "both": (QUEUE, HISTORY), QUEUE: (QUEUE,), HISTORY: (HISTORY,)}.get(source)
-        if sources is None:
-            raise ConfigError(f"--source must be queue, history or both, got {source!r}")
         service = Collector(settings, pool_for(settings, pool_dir), publisher)
         if once:
             results = service.run_once(sources)
@@ -106,7 +107,7 @@ def collector(
                 ).decode()
             )
             if failed:
-                sys.exit(EXIT_PARTIAL)
+                sys.exit(ExitStatus.PARTIAL)
             return
         stop = threading.Event()
 

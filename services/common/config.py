@@ -37,6 +37,16 @@ def read_text(path: Path, what: str = "file") -> str:
         raise ConfigError(f"cannot read {what}: {exc.strerror}", path) from None
 
 
+def readable(path: Path, what: str) -> Path:
+    """A file (or a CA directory) that a client opens itself later, checked now: a wrong path is a ConfigError
+    at start, not a TLS failure at the first connection."""
+    if not path.exists():
+        raise ConfigError(f"{what} not found", path)
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{what} is not readable", path)
+    return path
+
+
 def read_json(path: Path) -> Any:
     """Parse a JSON file, turning every failure into one ConfigError line that names the file."""
     text = read_text(path)
@@ -285,16 +295,21 @@ class KafkaSettings(BaseModel):
         password = read_secret(self.sasl_password_file) if self.sasl_password_file else self.sasl_password
         if password is not None:
             conf["sasl.password"] = password.get_secret_value()
-        for key, path in (
-            ("ssl.ca.location", self.ssl_ca_location),
-            ("ssl.certificate.location", self.ssl_certificate_location),
-            ("ssl.key.location", self.ssl_key_location),
+        for key, setting in (
+            ("ssl.ca.location", "ssl_ca_location"),
+            ("ssl.certificate.location", "ssl_certificate_location"),
+            ("ssl.key.location", "ssl_key_location"),
         ):
-            if path is not None:
-                conf[key] = str(path)
+            if (path := getattr(self, setting)) is not None:
+                conf[key] = str(readable(path, f"kafka.{setting}"))
         if self.ssl_key_password_file is not None:
             conf["ssl.key.password"] = read_secret(self.ssl_key_password_file).get_secret_value()
         return conf
+
+    def check(self) -> None:
+        """Read the secret files and look for the TLS files now: a missing or unreadable one is a ConfigError when a
+        command starts, before it attempts any connection."""
+        self.client_config()
 
 
 # The TOML table of each service. Registered here, not discovered from the config classes that happen to be

@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch
 from opensearchpy import OpenSearch
 
 from services.common import tls_errors
-from services.common.config import ClusterConfig
+from services.common.config import ClusterConfig, readable
 
 KIND_NAMES = {"elasticsearch": "Elasticsearch", "opensearch": "OpenSearch"}
 
@@ -36,7 +36,7 @@ def client(cluster: ClusterConfig, timeout_s: float = 60.0, connections: int = 1
             ("client_key", cluster.client_key),
         ):
             if path is not None:
-                tls[key] = str(path)
+                tls[key] = str(readable(path, f"{key} of cluster {cluster.name}"))
     if cluster.kind == "opensearch":
         return OpenSearch(
             hosts=[cluster.url], http_auth=auth, timeout=timeout_s, pool_maxsize=connections, max_retries=0, **tls

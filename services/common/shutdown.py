@@ -14,9 +14,9 @@ import sys
 import threading
 import time
 
-log = logging.getLogger(__name__)
+from services.common.errors import ExitStatus
 
-EXIT_STOP_TIMEOUT = 1
+log = logging.getLogger(__name__)
 
 
 class Stopping:
@@ -56,4 +56,4 @@ class Stopping:
         for handler in logging.getLogger().handlers:
             handler.flush()
         sys.stderr.flush()
-        os._exit(EXIT_STOP_TIMEOUT)
+        os._exit(ExitStatus.FAILURE)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from services.common.cli_options import ConfigOption
 from services.common.config import load_settings
 from services.converter.config import ConverterConfig
 
@@ -15,9 +16,7 @@ affiliations_app = typer.Typer(help="The affiliation directory cache (CRIC users
 
 @affiliations_app.command("refresh")
 def refresh(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML config file (also SPIDER_CONFIG)", show_default=False)
-    ] = None,
+    config: ConfigOption = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Cache file; default affiliation_file")] = None,
     url: Annotated[str | None, typer.Option(help="CRIC user directory URL (cric_url)")] = None,
 ) -> None:

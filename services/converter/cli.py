@@ -12,16 +12,14 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
+from services.common.cli_options import ConfigOption, option_parser
 from services.common.config import load_settings
 from services.converter.config import ConverterConfig
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML config file (also SPIDER_CONFIG)", show_default=False)
-]
 SOURCES = {"history": "condor_history", "queue": "condor_queue", "file": "file"}
 
 
@@ -35,6 +33,7 @@ def converter(
     from services.converter import service
 
     cfg = load_settings(ConverterConfig, config, group_id=group_id, concurrency=concurrency, metrics_port=metrics_port)
+    cfg.kafka.check()  # the Kafka secret and TLS files: a wrong one is a configuration error before connecting
     service.run(cfg, _affiliations(cfg))
 
 
@@ -45,9 +44,8 @@ def _affiliations(cfg: ConverterConfig) -> Callable[[], Mapping[str, Any] | None
     return AffiliationCache(cfg.resolve(cfg.affiliation_file)).get
 
 
-def _collection_time(text: str | None) -> float:
-    if text is None:
-        return time.time()
+def _collection_time(text: str) -> float:
+    """Epoch seconds or ISO 8601 with a zone -> epoch seconds; ValueError says what is wrong."""
     try:
         return float(text)
     except ValueError:
@@ -55,9 +53,9 @@ def _collection_time(text: str | None) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is neither epoch seconds nor an ISO 8601 time") from None
+        raise ValueError(f"{text!r} is neither epoch seconds nor an ISO 8601 time") from None
     if moment.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} has no timezone (add Z or +00:00)")
+        raise ValueError(f"{text!r} has no timezone (add Z or +00:00)")
     return moment.timestamp()
 
 
@@ -71,20 +69,26 @@ def convert(
         ),
     ],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="NDJSON file; stdout if unset")] = None,
-    source: Annotated[str, typer.Option(help="What the ads are: history, queue or file")] = "history",
+    source: Annotated[Literal["history", "queue", "file"], typer.Option(help="What the ads are")] = "history",
     pool: Annotated[str | None, typer.Option(help="Pool name (CMS_Pool)")] = None,
     schedd: Annotated[str | None, typer.Option(help="Schedd name, if not taken from GlobalJobId")] = None,
     collected_at: Annotated[
-        str | None, typer.Option(help="Collection time, epoch seconds or ISO 8601 with zone; default now")
+        float | None,
+        typer.Option(
+            parser=option_parser(_collection_time),
+            metavar="TIME",
+            help="Collection time, epoch seconds or ISO 8601 with zone; default now",
+        ),
     ] = None,
     no_reduce: Annotated[bool, typer.Option("--no-reduce", help="Keep every field of running/idle/held jobs")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Convert ads from a file into documents, one JSON object per line, with the service's conversion.
 
-    Exit status: 0 all ads converted (ROOT tasks are dropped on purpose), 1 some ads were skipped (each
-    reported on stderr as FILE:LINE: reason), 2 usage or configuration error. ClassAd text gets the
-    --source/--pool/--schedd/--collected-at envelope; raw-message lines keep their own.
+    ClassAd text gets the --source/--pool/--schedd/--collected-at envelope; raw-message lines keep their own.
+
+    Exit status: 0 all ads converted (ROOT tasks are dropped on purpose), 4 (partial) some ads were skipped
+    (each reported on stderr as FILE:LINE: reason), 2 usage error, 3 configuration error.
     """
     from services.common import gc_tuning
     from services.common.adfile import read_ads
@@ -92,10 +96,8 @@ def convert(
     from services.converter.offline import Envelope, convert_records
     from services.converter.pipeline import STAGE, Contexts
 
-    if source not in SOURCES:
-        raise typer.BadParameter(f"--source must be one of {', '.join(SOURCES)}")
     cfg = load_settings(ConverterConfig, config)
-    envelope = Envelope(SOURCES[source], pool, schedd, _collection_time(collected_at))
+    envelope = Envelope(SOURCES[source], pool, schedd, time.time() if collected_at is None else collected_at)
     context = Contexts(cfg.reduce_running and not no_reduce, _affiliations(cfg), cfg.max_text_bytes)()
     gc_tuning.freeze_startup_heap()
     with ExitStack() as stack:

@@ -2,8 +2,8 @@
 
 ClassAd text is first wrapped into raw messages exactly as the collector would publish it, so a document
 written here is byte-identical to the Kafka message value the service produces for the same ad and
-collection time. Exit codes: 0 every ad converted (or deliberately dropped), 1 some ads were skipped
-(malformed, or rejected by the conversion; each reported on stderr with its line), 2 usage or config error.
+collection time. Exit status: 0 every ad converted (or deliberately dropped), 4 (partial) some ads were skipped
+(malformed, or rejected by the conversion; each reported on stderr with its line).
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from typing import BinaryIO, TextIO
 from services.common import raw_message
 from services.common.adfile import AdRecord
 from services.common.dead_letter import Origin
+from services.common.errors import ExitStatus
 from services.converter.convert import ConversionContext
 from services.converter.pipeline import Converted, DeadLettered, step
-
-EXIT_OK = 0
-EXIT_SKIPPED = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +38,7 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_SKIPPED if self.skipped else EXIT_OK
+        return ExitStatus.PARTIAL if self.skipped else ExitStatus.OK
 
 
 def message_bytes(record: AdRecord, envelope: Envelope) -> bytes:

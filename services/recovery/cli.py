@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from services.common import purged_releases
+from services.common.cli_options import ConfigOption, option_parser
 from services.common.config import load_settings
 from services.common.errors import SpiderError
 from services.common.groups import GroupNames
@@ -22,20 +24,30 @@ from services.recovery import dlq as dlq_mod
 from services.recovery import purge as purge_mod
 from services.recovery import replay as replay_mod
 from services.recovery import status as status_mod
-from services.recovery.kafka_view import KafkaView
+from services.recovery.kafka_view import TP, KafkaView
 from services.recovery.timepoints import parse_time
 from services.sinks.config import SinkConfig
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML config file (also SPIDER_CONFIG)", show_default=False),
-]
+Coordinates = Sequence[tuple[str, int, int]]
+
+
+def time_option(help_text: str) -> typer.models.OptionInfo:
+    """An option holding a point in time; a value that is not one is a usage error naming the option."""
+    return typer.Option(
+        parser=option_parser(parse_time), metavar="TIME", help=f"{help_text} (ISO-8601, UTC if no zone, or epoch s)"
+    )
+
+
+COORDINATES = "TOPIC:PARTITION:OFFSET,..."
+read_coordinates = option_parser(replay_mod.parse_coordinates)
 
 
 def _settings(config: Path | None) -> tuple[SinkConfig, GroupNames]:
-    """Sink settings (Kafka, clusters, indices) and the group names of both the converter and the sinks."""
+    """Sink settings (Kafka, clusters, indices) and the group names of both the converter and the sinks; the
+    Kafka secret and TLS files are checked here, so a wrong one is a configuration error before any connection."""
     settings = load_settings(SinkConfig, config)
     converter = load_settings(ConverterConfig, config)
+    settings.kafka.check()
     return settings, GroupNames(settings.kafka, converter.group_id, settings.consumer_group_prefix)
 
 
@@ -48,16 +60,19 @@ def status(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
     dead_letters_since: Annotated[
-        str | None, typer.Option(help="Count dead letters new since this time (default: 24 hours ago)")
+        datetime | None, time_option("Count dead letters new since this time (default: 24 hours ago)")
     ] = None,
 ) -> None:
-    """Lag of every consumer group of the pipeline per partition, dead letters per dead-letter topic, and the
-    age of each schedd's checkpoint."""
+    """Lag of every consumer group, dead letters, and the age of each schedd's checkpoint.
+
+    Per consumer group of the pipeline and partition: the committed and end offsets, the lag and the age of the
+    oldest message not yet consumed; per dead-letter topic the dead letters kept and the new ones; per schedd
+    its history checkpoint."""
     settings, names = _settings(config)
     view = KafkaView(settings.kafka)
     groups = [status_mod.group_status(view, names, g) for g in status_mod.pipeline_groups(view, names)]
     now = datetime.now(UTC)
-    since = parse_time(dead_letters_since) if dead_letters_since else now - timedelta(hours=24)
+    since = dead_letters_since or now - timedelta(hours=24)
     letters = status_mod.dead_letter_counts(view, list(dead_letter_topics(settings).values()), since)
     result = status_mod.Status(
         groups,
@@ -73,10 +88,13 @@ def status(
 
 def replay(
     group: Annotated[str, typer.Argument(help="Consumer group id (see `spider status`)")],
-    to_time: Annotated[str | None, typer.Option(help="ISO-8601 time or epoch seconds")] = None,
-    to_offsets: Annotated[str | None, typer.Option(help="topic:partition:offset,...")] = None,
-    to_earliest: Annotated[bool, typer.Option(help="Oldest message kept")] = False,
-    to_latest: Annotated[bool, typer.Option(help="End of the log (skip everything unread)")] = False,
+    to_time: Annotated[datetime | None, time_option("The first message at or after this time")] = None,
+    to_offsets: Annotated[
+        dict[TP, int] | None,
+        typer.Option(parser=option_parser(replay_mod.parse_offsets), metavar=COORDINATES, help="Exactly these offsets"),
+    ] = None,
+    to_earliest: Annotated[bool, typer.Option("--to-earliest", help="The oldest message kept")] = False,
+    to_latest: Annotated[bool, typer.Option("--to-latest", help="The end of the log (skip everything unread)")] = False,
     topic: Annotated[
         str | None, typer.Option(help="Only this topic (e.g. raw.history); all the group's if unset")
     ] = None,
@@ -95,11 +113,14 @@ def replay(
         if on
     ]
     if len(chosen) != 1:
-        raise SpiderError("give exactly one of --to-time, --to-offsets, --to-earliest, --to-latest")
+        raise typer.BadParameter(
+            f"give exactly one (got {', '.join(chosen) or 'none'})",
+            param_hint=["--to-time", "--to-offsets", "--to-earliest", "--to-latest"],
+        )
     if to_time is not None:
-        target = replay_mod.Target("time", time=parse_time(to_time))
+        target = replay_mod.Target("time", time=to_time)
     elif to_offsets is not None:
-        target = replay_mod.Target("offsets", offsets=replay_mod.parse_offsets(to_offsets))
+        target = replay_mod.Target("offsets", offsets=to_offsets)
     else:
         target = replay_mod.Target("earliest" if to_earliest else "latest")
     settings, names = _settings(config)
@@ -113,7 +134,7 @@ def replay(
 
 def purge(
     git_hash: Annotated[str | None, typer.Option("--git-hash", help="spider_git_hash of the bad release")] = None,
-    since: Annotated[str | None, typer.Option(help="Only documents with RecordTime >= this time")] = None,
+    since: Annotated[datetime | None, time_option("Only documents with RecordTime at or after this time")] = None,
     cluster: Annotated[str | None, typer.Option(help="Only this cluster of es_conf.json (its name)")] = None,
     index: Annotated[str | None, typer.Option(help="Index pattern; default from the sinks' index templates")] = None,
     listing: Annotated[
@@ -125,10 +146,12 @@ def purge(
     yes: Annotated[bool, typer.Option("--yes", help="Delete (or release); without it, only count")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Delete the documents of a bad release from ES/OpenSearch by git hash, and make every sink skip that
-    release from then on (so no replay indexes it again). Dry run (counts) unless --yes."""
+    """Delete the documents of a bad release from ES/OpenSearch, and make every sink skip it from then on.
+
+    The documents are found by their git hash; the sinks skip the release from then on, so no replay indexes it
+    again. Dry run (counts) unless --yes."""
     if sum((git_hash is not None, listing, release is not None)) != 1:
-        raise typer.BadParameter("give exactly one of --git-hash, --list, --release")
+        raise typer.BadParameter("give exactly one", param_hint=["--git-hash", "--list", "--release"])
     settings, _ = _settings(config)
     console = Console(width=200)
     if listing:
@@ -143,14 +166,14 @@ def purge(
             raise SpiderError(f"{release} is not a purged release (see `spider purge --list`)")
         return
     assert git_hash is not None
+    targets = purge_mod.select(settings.es_clusters(), cluster)  # es_conf.json read before anything is recorded
     pattern = index or default_index_pattern(settings)
-    when = parse_time(since) if since else None
-    selector = purge_mod.query(git_hash, when)
+    selector = purge_mod.query(git_hash, since)
     if yes:
         # Recorded before anything is deleted: from here on no sink indexes this release again.
         purged_releases.record(settings.kafka, git_hash)
         console.print(f"Recorded {git_hash} as purged: every sink skips its documents from now on.")
-    for target in purge_mod.select(settings.es_clusters(), cluster):
+    for target in targets:
         result = purge_mod.delete(target, pattern, selector) if yes else purge_mod.count(target, pattern, selector)
         console.print(f"cluster {result.cluster} ({target.url}), indices {pattern}: {result.total} document(s)")
         for name, n in sorted(result.counts.items()):
@@ -159,7 +182,7 @@ def purge(
             console.print(f"  deleted: {result.deleted}")
     if not yes:
         console.print("Dry run: nothing deleted, nothing recorded. Add --yes to delete.")
-    console.print(purge_mod.monit_request(git_hash, when), highlight=False, markup=False)
+    console.print(purge_mod.monit_request(git_hash, since), highlight=False, markup=False)
 
 
 def default_index_pattern(settings: SinkConfig) -> str:
@@ -185,11 +208,13 @@ ClassOption = Annotated[
 TargetOption = Annotated[list[str] | None, typer.Option("--target", help="Sink target that refused, e.g. es-cms")]
 IdOption = Annotated[list[str] | None, typer.Option("--id", help="Document id or GlobalJobId (repeatable)")]
 AtOption = Annotated[
-    str | None,
-    typer.Option("--at", help="topic:partition:offset,... of dead letters or of their original messages"),
+    Coordinates | None,
+    typer.Option(
+        "--at", parser=read_coordinates, metavar=COORDINATES, help="Dead letters, or the messages they hold, here"
+    ),
 ]
-SinceOption = Annotated[str | None, typer.Option(help="Dead letters written at or after this time")]
-UntilOption = Annotated[str | None, typer.Option(help="Dead letters written before this time")]
+SinceOption = Annotated[datetime | None, time_option("Dead letters written at or after this time")]
+UntilOption = Annotated[datetime | None, time_option("Dead letters written before this time")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 
 
@@ -200,7 +225,7 @@ def _dlq_topics(settings: SinkConfig, chosen: list[str] | None) -> list[str]:
     by_name = {**known, **{v: v for v in known.values()}, **{f"dlq.{k}": v for k, v in known.items()}}
     unknown = [c for c in chosen if c not in by_name]
     if unknown:
-        raise SpiderError(f"unknown dead-letter topic {unknown[0]!r}: choose converter or sinks")
+        raise typer.BadParameter(f"{unknown[0]!r}: choose converter or sinks", param_hint="'--topic'")
     return sorted({by_name[c] for c in chosen})
 
 
@@ -210,23 +235,21 @@ def _selection(
     klass: list[str] | None,
     target: list[str] | None,
     ids: list[str] | None,
-    at: str | None,
-    since: str | None,
-    until: str | None,
+    at: Coordinates | None,
+    since: datetime | None,
+    until: datetime | None,
 ) -> dlq_mod.Selection:
-    coordinates = replay_mod.parse_coordinates(at, "--at") if at is not None else []
-    selection = dlq_mod.Selection(
+    if since and until and since >= until:
+        raise typer.BadParameter("must be before --until", param_hint="'--since'")
+    return dlq_mod.Selection(
         reasons=tuple(reason or ()),
         classes=tuple(klass or ()),
         targets=tuple(target or ()),
         ids=tuple(ids or ()),
-        at=frozenset((replay_mod.full_topic(names, t), p, o) for t, p, o in coordinates),
-        since=parse_time(since) if since else None,
-        until=parse_time(until) if until else None,
+        at=frozenset((replay_mod.full_topic(names, t), p, o) for t, p, o in at or ()),
+        since=since,
+        until=until,
     )
-    if selection.since and selection.until and selection.since >= selection.until:
-        raise SpiderError("--since must be before --until")
-    return selection
 
 
 @dlq_app.command("count")
@@ -244,9 +267,9 @@ def dlq_count(
 ) -> None:
     """Dead letters per topic, stage and reason class, with the time range they cover and one sample reason."""
     settings, names = _settings(config)
-    view = KafkaView(settings.kafka)
     topics = _dlq_topics(settings, topic)
     selection = _selection(names, reason, klass, target, ids, at, since, until)
+    view = KafkaView(settings.kafka)
     summary = dlq_mod.summarize(topics, dlq_mod.read(view, topics, selection))
     as_dict = dlq_mod.summary_json(summary, {t for t, _ in view.partitions(topics)})
     if as_json:
@@ -272,7 +295,13 @@ def dlq_count(
 @dlq_app.command("show")
 def dlq_show(
     where: Annotated[
-        str | None, typer.Argument(help="topic:partition:offset of a dead letter (or of its original message)")
+        Coordinates | None,
+        typer.Argument(
+            parser=read_coordinates,
+            metavar="TOPIC:PARTITION:OFFSET",
+            help="A dead letter, or the message it holds, at this place",
+            show_default=False,
+        ),
     ] = None,
     topic: TopicOption = None,
     reason: ReasonOption = None,
@@ -283,14 +312,16 @@ def dlq_show(
     until: UntilOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """One dead letter in full, the original message decoded (JSON), secret-looking values masked: the one at
-    WHERE, else the first matching the filters."""
+    """One dead letter in full, the original message decoded (JSON), secret-looking values masked.
+
+    The one at TOPIC:PARTITION:OFFSET, else the first matching the filters."""
     settings, names = _settings(config)
-    view = KafkaView(settings.kafka)
+    topics = _dlq_topics(settings, topic)
     selection = _selection(names, reason, klass, target, ids, where, since, until)
-    found = next(dlq_mod.read(view, _dlq_topics(settings, topic), selection), None)
+    found = next(dlq_mod.read(KafkaView(settings.kafka), topics, selection), None)
     if found is None:
-        raise SpiderError("no dead letter matches" + (f" {where}" if where else " the filters"))
+        at = ",".join(f"{t}:{p}:{o}" for t, p, o in where or ())
+        raise SpiderError(f"no dead letter matches {at or 'the filters'}")
     typer.echo(orjson.dumps(dlq_mod.describe(found), option=orjson.OPT_INDENT_2).decode())
 
 
@@ -309,12 +340,14 @@ def dlq_redrive(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Send the selected dead letters back into the topic they came from, once the cause is fixed. Dry run
-    unless --yes. Sink dead letters carry the targets that refused them: the other sinks skip them."""
+    """Send the selected dead letters back into the topic they came from, once the cause is fixed.
+
+    Dry run unless --yes. Sink dead letters carry the targets that refused them: the other sinks skip them."""
     settings, names = _settings(config)
-    view = KafkaView(settings.kafka)
+    topics = _dlq_topics(settings, topic)
     selection = _selection(names, reason, klass, target, ids, at, since, until)
-    found = dlq_mod.restore_cut(view, list(dlq_mod.read(view, _dlq_topics(settings, topic), selection)))
+    view = KafkaView(settings.kafka)
+    found = dlq_mod.restore_cut(view, list(dlq_mod.read(view, topics, selection)))
     redriven, scanned = ({}, 0) if again else dlq_mod.earlier_redrives(view, found)
     inputs = {"converter": names.input_topics(names.converter), "sink": names.input_topics(names.sink("any"))}
     result = dlq_mod.plan(found, inputs, redriven, again=again)

@@ -16,16 +16,16 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
-from services.common.errors import SpiderError
+from services.common.errors import ExitStatus, SpiderError
 from services.common.groups import GroupNames
 from services.recovery.kafka_view import TP, KafkaView
 from services.recovery.timepoints import from_ms, iso, to_ms
 
 
 class GroupActive(SpiderError):
-    """The group still has members; its offsets cannot be moved under them (exit code 4)."""
+    """The group still has members; its offsets cannot be moved under them."""
 
-    exit_code = 4
+    exit_code = ExitStatus.REFUSED
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class Move:
         return None if self.current is None else self.target - self.current
 
 
-def parse_coordinates(text: str, option: str = "--to-offsets") -> list[tuple[str, int, int]]:
-    """`topic:partition:offset,...` (topic names cannot contain ':')."""
+def parse_coordinates(text: str) -> list[tuple[str, int, int]]:
+    """`topic:partition:offset,...` (topic names cannot contain ':'); ValueError says what is wrong."""
     found = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         parts = item.rsplit(":", 2)
@@ -64,10 +64,10 @@ def parse_coordinates(text: str, option: str = "--to-offsets") -> list[tuple[str
         except (IndexError, ValueError):
             topic, partition, offset = "", -1, -1
         if not topic or partition < 0 or offset < 0:
-            raise SpiderError(f"cannot read {item!r}: expected topic:partition:offset")
+            raise ValueError(f"cannot read {item!r}: expected topic:partition:offset")
         found.append((topic, partition, offset))
     if not found:
-        raise SpiderError(f"{option} needs at least one topic:partition:offset")
+        raise ValueError("expected at least one topic:partition:offset")
     return found
 
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.common.errors import SpiderError
-
 
 def parse_time(text: str) -> datetime:
-    """`2025-01-31T12:00:00Z`, `2025-01-31 12:00`, `2025-01-31` or `1738324800` -> aware UTC datetime."""
+    """`2025-01-31T12:00:00Z`, `2025-01-31 12:00`, `2025-01-31` or `1738324800` -> aware UTC datetime;
+    ValueError names the formats that work."""
     value = text.strip()
     try:
         return datetime.fromtimestamp(float(value), tz=UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a number, or seconds no datetime can hold
         pass
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise SpiderError(f"cannot read time {text!r}: use ISO-8601 (2025-01-31T12:00:00Z) or epoch seconds") from None
+        raise ValueError(f"cannot read time {text!r}: use ISO-8601 (2025-01-31T12:00:00Z) or epoch seconds") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 import schemas
 from services.common import tls_errors, version
-from services.common.config import read_secret
+from services.common.config import read_secret, readable
 from services.common.document_message import DocMessage
 from services.common.errors import ConfigError
 from services.sinks import monit
@@ -333,6 +333,10 @@ def targets(config: SinkConfig, cluster: str | None = None) -> list[AmqTarget]:
     credentials = Credentials.from_files(
         config.resolve(config.amq_username_file), config.resolve(config.amq_password_file)
     )
+    if config.amq.tls:
+        for setting in ("ca_certs", "client_cert", "client_key"):
+            if (path := getattr(config.amq, setting)) is not None:
+                readable(path, f"amq.{setting}")
     target = AmqTarget(
         config.amq,
         StompSender(config.amq, credentials),

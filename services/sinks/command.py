@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable
 
 from services.common import logs, observability
-from services.common.errors import ConfigError, SpiderError
+from services.common.errors import SpiderError
 from services.common.shutdown import Stopping
 from services.sinks import amq, elasticsearch, opensearch
-from services.sinks.config import SinkConfig
+from services.sinks.config import SinkConfig, SinkKind
 from services.sinks.errors import TargetUnavailable
 from services.sinks.runner import Initializable, SinkRunner, Target
 
@@ -20,19 +20,11 @@ log = logging.getLogger(__name__)
 TargetFactory = Callable[[SinkConfig, str | None], list[Target]]
 """(config, cluster or None for all of the kind) -> the targets to run."""
 
-FACTORIES: dict[str, TargetFactory] = {
+FACTORIES: dict[SinkKind, TargetFactory] = {
     "es": elasticsearch.targets,
     "opensearch": opensearch.targets,
     "amq": amq.targets,
 }
-
-
-def make_targets(kind: str, config: SinkConfig, cluster: str | None) -> list[Target]:
-    try:
-        factory = FACTORIES[kind]
-    except KeyError:
-        raise ConfigError(f"unknown sink kind {kind!r}; choose from {', '.join(FACTORIES)}") from None
-    return factory(config, cluster)
 
 
 def initialize(targets: list[Target]) -> None:
@@ -47,12 +39,15 @@ def initialize(targets: list[Target]) -> None:
         target.close()
 
 
-def run(kind: str, config: SinkConfig, cluster: str | None = None, init_only: bool = False) -> None:
+def run(kind: SinkKind, config: SinkConfig, cluster: str | None = None, init_only: bool = False) -> None:
+    """Every configuration file is read (es_conf.json or the ActiveMQ credentials by the targets, the Kafka
+    secret and TLS files by the check) before a runner starts, so a wrong one stops the sink at once."""
     logs.setup(f"sink-{kind}", config.log_level, config.log_format)
-    targets = make_targets(kind, config, cluster)
+    targets = FACTORIES[kind](config, cluster)
     if init_only:
         initialize(targets)
         return
+    config.kafka.check()
     runners = [SinkRunner(target, config) for target in targets]
     stopping = Stopping(config.stop_grace_s)
 

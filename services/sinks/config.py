@@ -32,6 +32,10 @@ class AmqSettings(BaseModel):
     )
 
 
+# What `spider sink KIND` accepts; services/sinks/command.py has a target factory for each.
+SinkKind = Literal["es", "opensearch", "amq"]
+
+
 class SinkConfig(SpiderSettings):
     section = "sinks"
 

@@ -17,6 +17,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from services.common.errors import ExitStatus
 from services.common.groups import GroupNames
 from services.recovery.kafka_view import KafkaView
 from services.recovery.timepoints import from_ms, iso
@@ -124,7 +125,7 @@ def test_replay_refuses_a_group_with_an_active_member(names, raw_topics):
     finally:
         consumer.close()
 
-    assert result.returncode == 4
+    assert result.returncode == ExitStatus.REFUSED == 5
     assert f"consumer group {names.converter} has 1 active member(s)" in result.stderr
     assert "scale the deployment to 0" in result.stderr
     assert KafkaView(names.kafka).committed(names.converter) == {(raw_topics[0], 0): 4}

@@ -8,6 +8,7 @@ import orjson
 from typer.testing import CliRunner
 
 from services.cli import app
+from services.common.errors import ExitStatus
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 runner = CliRunner()
@@ -49,7 +50,7 @@ def test_collection_time_accepts_iso_8601_with_zone():
 def test_malformed_ad_is_reported_with_its_line_and_skipped():
     result = run(DATA / "convert" / "history_with_bad_ad", "--collected-at", "1700000000")
 
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.PARTIAL
     assert len(documents(result.stdout_bytes)) == 2
     assert "history_with_bad_ad:218: skipped malformed ad" in result.stderr
     assert "2 documents, 0 dropped on purpose, 1 skipped" in result.stderr
@@ -58,7 +59,7 @@ def test_malformed_ad_is_reported_with_its_line_and_skipped():
 def test_raw_message_lines_keep_their_envelope_and_bad_lines_are_skipped():
     result = run(DATA / "convert" / "raw_queue.ndjson")
 
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.PARTIAL
     docs = documents(result.stdout_bytes)
     assert len(docs) == 2
     assert {d["metadata"]["spider_source"] for d in docs} == {"condor_queue"}

@@ -9,7 +9,6 @@ import pytest
 
 from services.common import dead_letter, redrive
 from services.common.dead_letter import DeadLetter, Origin
-from services.common.errors import SpiderError
 from services.recovery import dlq
 from services.recovery.dlq import Selection, Stored
 from services.recovery.replay import parse_coordinates
@@ -133,8 +132,8 @@ def test_coordinates_are_topic_partition_offset_triples_in_any_number():
         ("dlq.sinks", 0, 9),
         ("spider.dlq.converter", 2, 0),
     ]
-    with pytest.raises(SpiderError, match="--at needs at least one"):
-        parse_coordinates(" , ", "--at")
+    with pytest.raises(ValueError, match="at least one topic:partition:offset"):
+        parse_coordinates(" , ")
 
 
 # -- count ----------------------------------------------------------------------------------------------------
