@@ -82,6 +82,13 @@ def es_conf(stack: StackConfig) -> list[dict[str, object]]:
     ]
 
 
+def durability(stack: StackConfig) -> str:
+    """On a replicated Kafka, the topics the demo makes are replicated as in production (3 copies, 2 in sync)."""
+    if not stack.replicated:
+        return ""
+    return f"replication_factor = {min(3, stack.kafka_brokers)}\nmin_insync_replicas = {min(2, stack.kafka_brokers)}\n"
+
+
 def config_toml(names: DemoNames, stack: StackConfig, workdir: Path) -> str:
     """The settings every demo process shares; reusable by hand: SPIDER_CONFIG=<this file> spider status."""
     return f"""\
@@ -89,7 +96,7 @@ def config_toml(names: DemoNames, stack: StackConfig, workdir: Path) -> str:
 [kafka]
 bootstrap_servers = "{stack.endpoints()["kafka"]}"
 topic_prefix = "{names.topic_prefix}"
-
+{durability(stack)}
 [converter]
 group_id = "{names.converter_group}"
 datadir = "{workdir / "converter-data"}"

@@ -28,6 +28,15 @@ SecureOption = Annotated[
     ),
 ]
 
+BrokersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--kafka-brokers",
+        help="Kafka nodes (SPIDER_STACK_KAFKA_BROKERS); above 1, a replicated KRaft cluster on the cluster ports "
+        "(default 9192..., controllers 9292...) with its own state in <dir>/kafka-<n>",
+    ),
+]
+
 
 def _print(outcomes: list[stack.Outcome]) -> None:
     for o in outcomes:
@@ -47,12 +56,14 @@ def up_cmd(
     opensearch_port: Annotated[int | None, typer.Option(help="default 9201 (transport +100)")] = None,
     stomp_port: Annotated[int | None, typer.Option(help="ActiveMQ STOMP, default 61613")] = None,
     secure: SecureOption = None,
+    kafka_brokers: BrokersOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the endpoints as JSON")] = False,
 ) -> None:
     """Start the servers (in parallel) and wait until each is healthy; a second `up` changes nothing."""
     cfg = load_stack_config(
         dir=state_dir, port_offset=port_offset, kafka_port=kafka_port, kafka_controller_port=kafka_controller_port,
         elasticsearch_port=elasticsearch_port, opensearch_port=opensearch_port, stomp_port=stomp_port, secure=secure,
+        kafka_brokers=kafka_brokers,
     )  # fmt: skip
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     outcomes = stack.up(cfg, names)
@@ -74,15 +85,15 @@ def fetch_cmd() -> None:
 
 
 @stack_app.command("down")
-def down_cmd(state_dir: DirOption = None, secure: SecureOption = None) -> None:
+def down_cmd(state_dir: DirOption = None, secure: SecureOption = None, kafka_brokers: BrokersOption = None) -> None:
     """Stop the servers this state dir started (by pid file) and wait until they have exited."""
-    _print(stack.down(load_stack_config(dir=state_dir, secure=secure)))
+    _print(stack.down(load_stack_config(dir=state_dir, secure=secure, kafka_brokers=kafka_brokers)))
 
 
 @stack_app.command("status")
-def status_cmd(state_dir: DirOption = None, secure: SecureOption = None) -> None:
+def status_cmd(state_dir: DirOption = None, secure: SecureOption = None, kafka_brokers: BrokersOption = None) -> None:
     """What runs, where, and whether it is healthy; exit code 1 unless every server of the last `up` is healthy."""
-    outcomes = stack.status(load_stack_config(dir=state_dir, secure=secure))
+    outcomes = stack.status(load_stack_config(dir=state_dir, secure=secure, kafka_brokers=kafka_brokers))
     _print(outcomes)
     if any(o.state not in ("running", "external") for o in outcomes):
         raise typer.Exit(1)
@@ -94,6 +105,7 @@ def logs_cmd(
     lines: Annotated[int, typer.Option("--lines", "-n")] = 40,
     state_dir: DirOption = None,
     secure: SecureOption = None,
+    kafka_brokers: BrokersOption = None,
 ) -> None:
     """The last lines of each server's log."""
-    typer.echo(stack.logs(load_stack_config(dir=state_dir, secure=secure), server, lines))
+    typer.echo(stack.logs(load_stack_config(dir=state_dir, secure=secure, kafka_brokers=kafka_brokers), server, lines))

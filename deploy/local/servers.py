@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import base64
+import contextlib
 import grp
 import os
 import pwd
@@ -119,28 +120,42 @@ class Kafka(Server):
         """Extra arguments of the storage format (SCRAM users of the secure broker)."""
         return []
 
-    def properties(self) -> str:
-        settings = {
-            "process.roles": "broker,controller",
+    def node_settings(self) -> dict[str, str]:
+        """Who this node is, its quorum and how its internal topics replicate: one node holding everything."""
+        return {
             "node.id": "1",
             "controller.quorum.voters": f"1@{self.cfg.host}:{self.ports()[1]}",
-            "controller.listener.names": "CONTROLLER",
-            **self.listener_settings(),
-            "log.dirs": str(self.dir / "data"),
-            "auto.create.topics.enable": "false",
-            "num.partitions": "1",
             "offsets.topic.replication.factor": "1",
             "transaction.state.log.replication.factor": "1",
             "transaction.state.log.min.isr": "1",
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
+        }
+
+    def properties(self) -> str:
+        settings = {
+            "process.roles": "broker,controller",
+            "controller.listener.names": "CONTROLLER",
+            **self.node_settings(),
+            **self.listener_settings(),
+            "log.dirs": str(self.dir / "data"),
+            "auto.create.topics.enable": "false",
+            "num.partitions": "1",
             "group.initial.rebalance.delay.ms": "0",
         }
         return "".join(f"{k}={v}\n" for k, v in settings.items())
 
+    @property
+    def heap(self) -> str:
+        return self.cfg.heap
+
+    def cluster_id(self) -> str:
+        """A new id for this node's storage (every node of a cluster formats with the same one)."""
+        return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+
     def _java(self, main: str, *args: str) -> list[str]:
         return [
-            self.java, f"-Xmx{self.cfg.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            self.java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
             "-cp", str(self.libs / "*"), main, *args,
         ]  # fmt: skip
@@ -154,10 +169,9 @@ class Kafka(Server):
         (self.dir / "server.properties").write_text(self.properties())
         (self.dir / "log4j2.properties").write_text(self._resource("log4j2.properties"))
         if not (self.dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
             cmd = self._java(
-                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.dir / "server.properties"),
-                *self.format_args(),
+                "kafka.tools.StorageTool", "format", f"--cluster-id={self.cluster_id()}",  # an id may begin with "-"
+                "-c", str(self.dir / "server.properties"), *self.format_args(),
             )  # fmt: skip
             result = subprocess.run(cmd, capture_output=True, text=True)
             if result.returncode != 0:
@@ -165,6 +179,65 @@ class Kafka(Server):
 
     def command(self) -> list[str]:
         return self._java("kafka.Kafka", str(self.dir / "server.properties"))
+
+
+class ClusterKafka(Kafka):
+    """One node (broker and controller) of a replicated KRaft cluster: its own ports, data and log; every node votes
+    in the quorum, and Kafka's internal topics have three replicas, two of them in sync (as in production)."""
+
+    def __init__(self, cfg: StackConfig, node: int) -> None:
+        super().__init__(cfg)
+        self.node = node
+        self.name = f"kafka-{node}"
+
+    def ports(self) -> list[int]:
+        return [self.cfg.broker_port(self.node), self.cfg.broker_port(self.node, controller=True)]
+
+    def listens(self) -> str:
+        return f"{self.cfg.host}:{self.ports()[0]} (controller {self.ports()[1]}, node {self.node})"
+
+    def probe(self) -> tuple[bool, str]:
+        return health.kafka(f"{self.cfg.host}:{self.ports()[0]}")
+
+    def listener_settings(self) -> dict[str, str]:
+        host, (port, controller) = self.cfg.host, self.ports()
+        return super().listener_settings() | {
+            "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        }
+
+    def node_settings(self) -> dict[str, str]:
+        nodes = range(1, self.cfg.kafka_brokers + 1)
+        voters = ",".join(f"{n}@{self.cfg.host}:{self.cfg.broker_port(n, controller=True)}" for n in nodes)
+        replicas, in_sync = str(min(3, self.cfg.kafka_brokers)), str(min(2, self.cfg.kafka_brokers))
+        return {
+            "node.id": str(self.node),
+            "controller.quorum.voters": voters,
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": in_sync,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": in_sync,
+            "default.replication.factor": replicas,
+            "min.insync.replicas": in_sync,
+            # the compaction buffer (128 MB by default) must fit the small heap, with room for the rest
+            "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+        }
+
+    @property
+    def heap(self) -> str:
+        return self.cfg.cluster_heap
+
+    def cluster_id(self) -> str:
+        """The cluster's id, made by the first node that formats its storage and read by the others."""
+        path = self.cfg.state_dir / "kafka-cluster-id"
+        if not path.exists():
+            draft = path.with_name(f"{path.name}.{self.node}")
+            draft.write_text(super().cluster_id())
+            with contextlib.suppress(FileExistsError):  # another node was first: its id counts
+                os.link(draft, path)
+            draft.unlink()
+        return path.read_text()
 
 
 class ActiveMQ(Server):
@@ -509,4 +582,8 @@ def all_servers(cfg: StackConfig) -> dict[str, Server]:
         classes: tuple[type[Server], ...] = (SecureKafka, SecureActiveMQ, OpenSearch, Elasticsearch, TlsProxy)
     else:
         classes = (Kafka, ActiveMQ, OpenSearch, Elasticsearch)
-    return {cls.name: cls(cfg) for cls in classes}
+    servers = {cls.name: cls(cfg) for cls in classes}
+    if cfg.replicated:
+        del servers["kafka"]
+        servers = {f"kafka-{n}": ClusterKafka(cfg, n) for n in range(1, cfg.kafka_brokers + 1)} | servers
+    return servers

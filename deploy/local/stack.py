@@ -38,8 +38,9 @@ class Outcome:
 
 
 def select(cfg: StackConfig, only: list[str] | None) -> list[Server]:
+    """The servers named in `only` (all if None); `kafka` names every node of a replicated Kafka."""
     servers = all_servers(cfg)
-    names = only or list(cfg.servers)
+    names = [m for n in only for m in (cfg.brokers if n == "kafka" else (n,))] if only else list(cfg.servers)
     unknown = [n for n in names if n not in servers]
     if unknown:
         raise StackError(f"unknown server {unknown[0]!r}; choose from {', '.join(cfg.servers)}")
