@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -25,16 +24,17 @@ from services.recovery import purge as purge_mod
 from services.recovery import replay as replay_mod
 from services.recovery import status as status_mod
 from services.recovery.kafka_view import TP, KafkaView
+from services.recovery.replay import Coordinates
 from services.recovery.timepoints import parse_time
 from services.sinks.config import SinkConfig
-
-Coordinates = Sequence[tuple[str, int, int]]
 
 
 def time_option(help_text: str) -> typer.models.OptionInfo:
     """An option holding a point in time; a value that is not one is a usage error naming the option."""
     return typer.Option(
-        parser=option_parser(parse_time), metavar="TIME", help=f"{help_text} (ISO-8601, UTC if no zone, or epoch s)"
+        parser=option_parser(parse_time),
+        metavar="TIME",
+        help=f"{help_text}; ISO-8601 (UTC if no zone) or epoch seconds",
     )
 
 
@@ -60,7 +60,7 @@ def status(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
     dead_letters_since: Annotated[
-        datetime | None, time_option("Count dead letters new since this time (default: 24 hours ago)")
+        datetime | None, time_option("Count dead letters new since this time, by default 24 hours ago")
     ] = None,
 ) -> None:
     """Lag of every consumer group, dead letters, and the age of each schedd's checkpoint.
@@ -148,8 +148,8 @@ def purge(
 ) -> None:
     """Delete the documents of a bad release from ES/OpenSearch, and make every sink skip it from then on.
 
-    The documents are found by their git hash; the sinks skip the release from then on, so no replay indexes it
-    again. Dry run (counts) unless --yes."""
+    The documents are those whose metadata.spider_git_hash is the release's; once it is purged, no replay indexes
+    the release again. Dry run (counts) unless --yes."""
     if sum((git_hash is not None, listing, release is not None)) != 1:
         raise typer.BadParameter("give exactly one", param_hint=["--git-hash", "--list", "--release"])
     settings, _ = _settings(config)

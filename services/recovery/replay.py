@@ -54,7 +54,12 @@ class Move:
         return None if self.current is None else self.target - self.current
 
 
-def parse_coordinates(text: str) -> list[tuple[str, int, int]]:
+class Coordinates(tuple[tuple[str, int, int], ...]):
+    """(topic, partition, offset) places in the order an operator gave them (a type of its own, so that help
+    texts name it)."""
+
+
+def parse_coordinates(text: str) -> Coordinates:
     """`topic:partition:offset,...` (topic names cannot contain ':'); ValueError says what is wrong."""
     found = []
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -68,7 +73,7 @@ def parse_coordinates(text: str) -> list[tuple[str, int, int]]:
         found.append((topic, partition, offset))
     if not found:
         raise ValueError("expected at least one topic:partition:offset")
-    return found
+    return Coordinates(found)
 
 
 def parse_offsets(text: str) -> dict[TP, int]:

@@ -127,11 +127,11 @@ def test_an_unreadable_record_is_selected_unless_a_filter_needs_its_content():
 
 
 def test_coordinates_are_topic_partition_offset_triples_in_any_number():
-    assert parse_coordinates("dlq.sinks:0:5,dlq.sinks:0:9, spider.dlq.converter:2:0") == [
+    assert parse_coordinates("dlq.sinks:0:5,dlq.sinks:0:9, spider.dlq.converter:2:0") == (
         ("dlq.sinks", 0, 5),
         ("dlq.sinks", 0, 9),
         ("spider.dlq.converter", 2, 0),
-    ]
+    )
     with pytest.raises(ValueError, match="at least one topic:partition:offset"):
         parse_coordinates(" , ")
 
