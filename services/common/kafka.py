@@ -45,7 +45,7 @@ COORDINATOR_ERRORS = frozenset(
     {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
 )
 PROBE_GROUP = "spider-readiness-probe"  # described, never joined: its state answers whether a coordinator is up
-REACH_S = 2.5  # how long the first contact may take before Kafka is called unreachable
+REACH_S = 2.0  # how long the first contact may take before Kafka is called unreachable
 
 
 class KafkaUnavailable(SpiderError):
@@ -134,25 +134,30 @@ def coordinated(
 
 
 def reachable(client: AdminClient, kafka: KafkaSettings, timeout_s: float = REACH_S) -> int:
-    """How many brokers Kafka lists; KafkaUnavailable within `timeout_s` when no broker answers."""
-    try:
-        metadata = client.list_topics(timeout=timeout_s)
-    except KafkaException as exc:
-        cause = exc.args[0].str()
-    else:
-        if metadata.brokers:
-            return len(metadata.brokers)
-        cause = "no broker registered yet"
-    client.poll(0)  # librdkafka's reason (refused, TLS, name resolution) into the log
-    raise KafkaUnavailable(
-        f"Kafka at {kafka.bootstrap_servers} is unreachable: no answer within {timeout_s:.0f} s ({cause})"
-    )
+    """How many brokers Kafka lists; KafkaUnavailable after `timeout_s` without an answer. Asks once a second and
+    serves the client in between, so librdkafka's reason (refused, TLS, login, name) is logged while it waits."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            metadata = client.list_topics(timeout=max(min(1.0, deadline - time.monotonic()), 0.1))
+        except KafkaException as exc:
+            cause = exc.args[0].str()
+        else:
+            if metadata.brokers:
+                return len(metadata.brokers)
+            cause = "no broker registered yet"
+        client.poll(0)
+        if time.monotonic() >= deadline:
+            raise KafkaUnavailable(
+                f"Kafka at {kafka.bootstrap_servers} is unreachable: no answer within {timeout_s:.1f} s ({cause})"
+            )
 
 
-def ready(client: AdminClient, kafka: KafkaSettings, timeout_s: float = 60.0) -> int:
-    """Wait until Kafka is usable for admin work: a broker answers within REACH_S, then a group coordinator does
-    within `timeout_s` (a just-started Kafka creates its offsets topic first). Returns the number of brokers."""
-    brokers = reachable(client, kafka, min(REACH_S, timeout_s))
+def ready(client: AdminClient, kafka: KafkaSettings, timeout_s: float = 60.0, reach_s: float | None = None) -> int:
+    """Wait until Kafka is usable for admin work: a broker answers within `reach_s` (default `timeout_s`; an
+    operator's command passes REACH_S to fail fast), then a group coordinator does within `timeout_s` (a
+    just-started Kafka creates its offsets topic first). Returns the number of brokers."""
+    brokers = reachable(client, kafka, timeout_s if reach_s is None else reach_s)
     coordinated(
         client,
         kafka,

@@ -54,7 +54,7 @@ class KafkaView:
         self.kafka = kafka
         self.timeout_s = timeout_s
         self.admin = kafka_clients.admin(kafka, {"socket.connection.setup.timeout.ms": 2000})
-        kafka_clients.ready(self.admin, kafka, max(timeout_s, 30.0))
+        kafka_clients.ready(self.admin, kafka, max(timeout_s, 30.0), reach_s=kafka_clients.REACH_S)
 
     def _failed(self, what: str, exc: KafkaException) -> SpiderError:
         return SpiderError(f"Kafka at {self.kafka.bootstrap_servers}: {what} failed: {exc.args[0].str()}")
