@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 import orjson
 import typer
@@ -122,7 +122,7 @@ def config_show(
     workdir: WorkdirOption = None,
 ) -> None:
     """Print the effective configuration as JSON, secrets masked."""
-    names = [service] if service else list(get_args(Service))
+    names = [service] if service else list(SERVICE_CONFIGS)
     every = {n: load_settings(cls, config, workdir=workdir) for n, cls in SERVICE_CONFIGS.items()}
     configs = {n: every[n] for n in names}
     typer.echo(orjson.dumps(show(configs, every.values()), option=orjson.OPT_INDENT_2).decode())
