@@ -80,6 +80,14 @@ LIBRDKAFKA = logging.getLogger("librdkafka")
 LIBRDKAFKA.addFilter(RepeatedLines())
 
 
+class _PythonKafkaRepeats(RepeatedLines):
+    """The same for aiokafka (the converter's consumer), which logs every failed connection to every broker: about
+    4,000 error lines in 15 s with all brokers restarting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith(("aiokafka", "kafka")) or super().filter(record)
+
+
 def setup(service: str, level: str = "INFO", fmt: str = "auto") -> None:
     handler = logging.StreamHandler(sys.stderr)
     human = fmt == "human" or (fmt == "auto" and sys.stderr.isatty())
@@ -87,6 +95,7 @@ def setup(service: str, level: str = "INFO", fmt: str = "auto") -> None:
         handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)-7s {service} %(name)s: %(message)s"))
     else:
         handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(_PythonKafkaRepeats())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
