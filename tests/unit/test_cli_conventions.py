@@ -135,7 +135,7 @@ def test_the_runbook_table_lists_every_exit_status_as_the_code_defines_it() -> N
 
 def test_a_runtime_failure_exits_1_and_the_listener_notices_a_connection(isolated: Path, listener: Listener) -> None:
     """The control of the tests below: a command that does connect is seen connecting (Kafka never answers)."""
-    result = spider("checkpoint", "show")
+    result = spider("status")
 
     assert result.returncode == ExitStatus.FAILURE, result.stderr
     assert f"Kafka at {listener.address} is unreachable" in result.stderr
