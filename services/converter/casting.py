@@ -16,10 +16,12 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import operator
 import re
 import zlib
+from bisect import bisect_right
 from collections.abc import Callable
-from itertools import compress, repeat
+from itertools import accumulate, chain, compress, repeat
 from typing import Any, NamedTuple
 
 import orjson
@@ -27,7 +29,7 @@ import orjson
 from schemas import UNINDEXED_FIELD
 from services.common.raw_message import is_expression
 from services.converter import ratelimit
-from services.converter.expressions import ERROR, JobAd
+from services.converter.expressions import ERROR, JobAd, forget_names, note_name
 from services.converter.registry import IGNORED, TYPES
 from services.converter.sanitize import clean_value, text_needs_cleaning, unindexable
 from services.converter.values import INT64_MAX, INT64_MIN, integer, picker
@@ -36,10 +38,8 @@ _MATCH_PREFIX = "MATCH_EXP_JOB_"
 _RAW_SUFFIX = "_RAW"
 _WMCORE_MESSAGE = re.compile(r"^Chirp_WMCore_[A-Za-z0-9]+_Exception_Message$")
 _DROP = object()
-_SCALARS = frozenset((int, float, bool))  # value types whose registry casts give no text to clean
 _CLEANED = frozenset((str, list, dict))  # value types that may hold text (sanitize.clean_value)
 _EXPR_PREFIX, _EXPR_SUFFIX = "/Expr(", ")/"
-_EXPR_PREFIXES = repeat(_EXPR_PREFIX)  # map(str.startswith, texts, this)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -159,37 +159,66 @@ def decode_wmcore_message(name: str, value: Any) -> Any:
 class _Plan(NamedTuple):
     """How one attribute is copied, worked out once per attribute name."""
 
-    name: str  # field name in the document
-    is_renamed: bool  # name differs from the attribute's (prefix/suffix stripped or DESIRED_SITES)
+    key: str  # the attribute
+    name: str  # field name in the document ("": not copied, or kept in the unindexed object)
     cast: Cast | None  # None: the value is copied as it is
     unchanged: type | None  # values of exactly this type need no cast
-    unindexed: bool  # kept under the attribute's own name in the unindexed object, not cast
+    loud: frozenset[type]  # value types that need a look (the cast changes them, lists and objects, dates' ints)
+    is_renamed: bool  # name differs from the attribute's (prefix/suffix stripped or DESIRED_SITES)
+    is_statistic: bool  # a ChirpCMSSW* field, which chirp.fold_statistics reads
+    is_date: bool
 
 
-_PLANS: dict[str, _Plan | None] = {}  # a memo of _plan(), a pure function of the name
-_SHAPES: dict[tuple[str, ...], _Shape] = {}  # memo of _shape()
-_SHAPES_MAX = 2048  # distinct attribute lists; bounded so odd ads cannot grow it without limit
+class _Plans(dict):
+    """Attribute name -> _Plan: a memo of _plan(), a pure function of the name, filled on the first sight of each
+    name and read for a whole ad at once with one itemgetter of its names. Nothing is kept per attribute list: a
+    schedd's ads seldom repeat theirs (the sites a job read and the steps it ran are in its attribute names)."""
+
+    def __missing__(self, key: str) -> _Plan:
+        self[key] = plan = _plan(key)
+        return plan
+
+
+_PLANS = _Plans()
+_UNINDEXED: dict[str, None] = {}  # the names seen whose attributes go to the unindexed object
 _PLANS_MAX = 65536  # attribute names are few in practice; the bound only guards against a flood of odd names
+_SKIP = _Plan("", "", None, None, frozenset(), False, False, False)  # not copied (the value is not looked at)
+_CONTAINERS = frozenset((list, dict))  # the texts inside may need cleaning
+# map(operator.getitem, plans, this): a field of each _Plan at C speed (in Python 3.11, map() calls an itemgetter
+# with an argument tuple each time, operator.getitem without)
+_NAME, _LOUD, _IS_RENAMED, _IS_STATISTIC = repeat(1), repeat(4), repeat(5), repeat(6)
+_STR = repeat(str)  # map(operator.is_, types, this)
 
 
-def _plan(key: str) -> _Plan | None:
-    """The copy plan of an attribute (None: not copied), worked out on first sight of the name. Names the
-    registry knows are always fields, except the unindexed object's own (the converter writes it)."""
+def _plan(key: str) -> _Plan:
+    """The copy plan of an attribute, worked out on first sight of the name. Names the registry knows are always
+    fields, except the unindexed object's own (the converter writes it)."""
+    note_name(key)
     name = document_name(key)
-    plan = None
     if name == UNINDEXED_FIELD or (name is not None and name not in TYPES and unindexable(name)):
-        plan = _Plan(key, False, None, None, True)
-    elif name is not None:
-        cast, unchanged = _CASTS.get(TYPES.get(name), (None, None))
-        if _WMCORE_MESSAGE.match(name):
-            cast, unchanged = _wmcore(cast), None
-        plan = _Plan(name, name != key, cast, unchanged, False)
-    if len(_PLANS) >= _PLANS_MAX:
-        _PLANS.clear()
-    _PLANS[key] = plan
-    return plan
+        _UNINDEXED[key] = None
+        return _SKIP
+    if name is None:
+        return _SKIP
+    cast, unchanged = _CASTS.get(TYPES.get(name), (None, None))
+    if _WMCORE_MESSAGE.match(name):
+        cast, unchanged = _wmcore(cast), None
+    date = cast is _to_date
+    changed = () if cast is None else (kind for kind in _JSON_TYPES if kind is not unchanged)
+    loud = _CONTAINERS.union(changed, (int,) if date else ())
+    return _Plan(key, name, cast, unchanged, loud, name != key, name.startswith("ChirpCMSSW"), date)
 
 
+_JSON_TYPES = (str, int, float, bool, list, dict)  # besides null, which no cast changes
+
+
+def _forget() -> None:
+    for table in (_PLANS, _UNINDEXED, _LAYOUTS, _SEEN):
+        table.clear()
+    forget_names()
+
+
+@functools.cache  # one per registry cast
 def _wmcore(cast: Cast | None) -> Cast:
     """The registry cast (if any) followed by the base64+zlib decoding of WMCore exception messages."""
 
@@ -201,31 +230,6 @@ def _wmcore(cast: Cast | None) -> Cast:
         return decode_wmcore_message(name, value)
 
     return cast_and_decode
-
-
-Step = tuple[str, str, Cast | None, type | None]  # (attribute, field, cast, no-cast type)
-
-
-class _Attention(NamedTuple):
-    """Which copied values of an ad need more than a copy, given the exact type of each value."""
-
-    strings: tuple[int, ...]  # positions of text values (any may be an expression)
-    pick_strings: Callable[[tuple[Any, ...]], tuple[Any, ...]]
-    containers: tuple[int, ...]  # positions of lists and objects (texts inside them are cleaned too)
-    pick_containers: Callable[[tuple[Any, ...]], tuple[Any, ...]]
-    dates: tuple[int, ...]  # positions of int values of date fields: unchanged unless 0 or beyond 64 bits
-    pick_dates: Callable[[tuple[Any, ...]], tuple[Any, ...]]
-    casts: frozenset[int]  # other positions whose value the registry cast changes, one Python call each
-    batches: tuple[_Batch, ...]  # non-text values cast by one C-level map per cast (int(), str(), float())
-
-
-class _Batch(NamedTuple):
-    """Values of one type pattern's positions that one builtin converts exactly as the registry cast does."""
-
-    names: tuple[str, ...]
-    positions: frozenset[int]
-    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]
-    convert: Callable[[tuple[Any, ...]], list[Any] | None]  # None: a value needs the cast's own handling
 
 
 def _ints(values: tuple[Any, ...]) -> list[int] | None:
@@ -255,97 +259,200 @@ _BATCHED: dict[Cast, Callable[[tuple[Any, ...]], list[Any] | None]] = {
 }
 
 
-class _Shape:
-    """The copy of ads with exactly these attribute names in this order, worked out once: the copy is then
-    one C-level pass (all values read and paired with their field names at once) plus a Python step only for
-    the few values that need it, found from the tuple of the values' types (memoised per shape, ads of a
-    schedd repeat a handful of type patterns)."""
+class _Layout:
+    """What the copy needs from an ad's attribute names in their order, worked out from the per-name plans with
+    C-level passes: plans, field names ("": not copied), the twins, the ChirpCMSSW* fields. A function of the names
+    only; kept (_layout) for lists seen before, with the positions needing attention per pattern of value types."""
 
-    __slots__ = ("attention", "blank", "closures", "names", "read", "read_unindexed", "shared", "steps", "unindexed")
-    ATTENTION_MAX = 16  # type patterns kept per shape
+    __slots__ = ("names", "patterns", "plans", "renamed", "renamed_at", "statistics", "twins")
+    PATTERNS_MAX = 8  # value type patterns kept per list
 
-    def __init__(self, steps: tuple[Step, ...], unindexed: tuple[str, ...]) -> None:
-        self.steps = steps
-        self.names = tuple(name for _, name, _, _ in steps)
-        self.blank = dict.fromkeys(self.names)  # the document's fields in order, values to be filled in
-        self.read = picker(tuple(key for key, _, _, _ in steps))
-        self.unindexed = unindexed  # attributes kept under their own name in the unindexed object
-        self.read_unindexed = picker(unindexed)
-        # Fields written by more than one attribute (X and X_RAW): their final place in the document depends
-        # on which writes succeed, so an ad needing more than a copy of one of them takes the in-order loop.
-        counts: dict[str, int] = {}
-        for name in self.names:
-            counts[name] = counts.get(name, 0) + 1
-        self.shared = frozenset(i for i, name in enumerate(self.names) if counts[name] > 1)
-        self.attention: dict[tuple[type, ...], _Attention] = {}
-        self.closures: dict[tuple[str, ...], Any] = {}  # JobAd.evaluate_together's memo for ads of this shape
+    def __init__(self, keys: tuple[str, ...], raw: dict[str, Any]) -> None:
+        self.plans: tuple[_Plan, ...] = picker(keys)(_PLANS)
+        self.names: tuple[str, ...] = tuple(map(operator.getitem, self.plans, _NAME))
+        self.renamed_at = tuple(map(operator.getitem, self.plans, _IS_RENAMED))
+        self.renamed = tuple(compress(self.names, self.renamed_at))
+        twins = {name for name in compress(self.renamed, map(raw.__contains__, self.renamed)) if _PLANS[name].name}
+        if len(set(self.renamed)) < len(self.renamed):
+            twins.update(name for name in self.renamed if self.renamed.count(name) > 1)
+        self.twins = frozenset(twins)
+        self.statistics = list(compress(self.names, map(operator.getitem, self.plans, _IS_STATISTIC)))
+        self.patterns: dict[tuple[type, ...], _Positions] = {}
 
-    def needing_attention(self, types: tuple[type, ...]) -> _Attention:
-        found = self.attention.get(types)
+    def positions(self, types: tuple[type, ...]) -> _Positions:
+        found = self.patterns.get(types)
         if found is None:
-            strings = tuple(i for i, kind in enumerate(types) if kind is str)
-            containers = tuple(i for i, kind in enumerate(types) if kind is list or kind is dict)
-            dates = tuple(i for i, kind in enumerate(types) if kind is int and self.steps[i][2] is _to_date)
-            casts = [
-                i
-                for i, (kind, (_, _, cast, unchanged)) in enumerate(zip(types, self.steps, strict=True))
-                if cast is not None and kind is not unchanged and kind is not type(None) and i not in dates
-            ]
-            batched: dict[Cast, list[int]] = {}
-            for i in casts:  # twins (shared) stay single: a cast of one sends the ad to the in-order loop
-                if types[i] in _SCALARS and self.steps[i][2] in _BATCHED and i not in self.shared:
-                    batched.setdefault(self.steps[i][2], []).append(i)
-            batches = tuple(
-                _Batch(tuple(self.names[i] for i in at), frozenset(at), picker(tuple(at)), _BATCHED[cast])
-                for cast, at in batched.items()
-            )
-            single = frozenset(casts).difference(*(batch.positions for batch in batches))
-            if len(self.attention) >= self.ATTENTION_MAX:
-                self.attention.clear()
-            found = _Attention(
-                strings, picker(strings), containers, picker(containers), dates, picker(dates), single, batches
-            )
-            self.attention[types] = found
+            if len(self.patterns) >= self.PATTERNS_MAX:
+                self.patterns.clear()
+            found = self.patterns[types] = _Positions(self.plans, self.names, types, _NONE)
         return found
 
 
-def _shape(keys: tuple[str, ...]) -> _Shape:
-    """The copy of an ad with exactly these names in this order (see _Shape); ads of one schedd share a
-    handful of such shapes, so the renaming is decided once per shape."""
-    steps = []
-    unindexed = []
-    renamed: set[str] = set()
-    for key in keys:
-        plan = _PLANS[key] if key in _PLANS else _plan(key)
-        if plan is None:
-            continue
-        if plan.unindexed:
-            unindexed.append(key)
-            continue
-        if plan.is_renamed:
-            renamed.add(plan.name)
-        elif plan.name in renamed:  # the stripped source came first and wins
-            continue
-        steps.append((key, plan.name, plan.cast, plan.unchanged))
-    if len(_SHAPES) >= _SHAPES_MAX:
-        _SHAPES.clear()
-    _SHAPES[keys] = found = _Shape(tuple(steps), tuple(unindexed))
+_LAYOUTS: dict[tuple[str, ...], _Layout] = {}  # attribute lists seen twice or more (a schedd's queue polls)
+_LAYOUTS_MAX = 1024
+_SEEN: dict[int, None] = {}  # hashes of the attribute lists seen once
+_SEEN_MAX = 65536
+
+
+def _layout(raw: dict[str, Any]) -> _Layout:
+    """The layout of this ad's attribute list: kept from an earlier ad of the same list, else worked out (and kept
+    when the list was seen before: most lists of a schedd's history are seen only once, and keeping each would
+    only cost memory)."""
+    keys = tuple(raw)
+    found = _LAYOUTS.get(keys)
+    if found is not None:
+        return found
+    found = _Layout(keys, raw)
+    seen = hash(keys)
+    if seen in _SEEN:
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:
+            _LAYOUTS.clear()
+        _LAYOUTS[keys] = found
+    else:
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[seen] = None
     return found
 
 
-def _copied(ad: JobAd, step: Step, value: Any, limit: int) -> Any:
+class _Positions:
+    """The positions of the values needing more than a copy, given the plans and the type of each value: texts
+    (any may be an expression or need cleaning), lists and objects (texts inside), ints of date fields (0 or
+    beyond 64 bits), values cast one by one, and values cast by one builtin per cast (_BATCHED)."""
+
+    __slots__ = ("batched", "casts", "containers", "dates", "pick_dates", "pick_texts", "strings")
+
+    def __init__(
+        self, plans: tuple[_Plan, ...], names: tuple[str, ...] | list[str], types: tuple[type, ...], shared: frozenset
+    ) -> None:
+        positions = range(len(types))
+        is_text = list(map(operator.is_, types, _STR))
+        strings = list(compress(positions, is_text))
+        copied = list(compress(names, is_text))
+        if "" in copied:  # texts of attributes not copied are not looked at
+            strings = list(compress(strings, copied))
+        self.strings = strings
+        self.pick_texts = picker(tuple(strings))
+        self.containers: list[int] = []
+        self.dates: list[int] = []
+        self.casts: list[int] = []
+        self.batched: dict[Cast, list[int]] = {}  # (twins: one by one)
+        for i in compress(positions, map(operator.contains, map(operator.getitem, plans, _LOUD), types)):
+            kind, plan = types[i], plans[i]
+            if kind is list or kind is dict:
+                self.containers.append(i)
+                if plan.cast is not None and kind is not plan.unchanged:
+                    self.casts.append(i)
+            elif kind is int and plan.is_date:
+                self.dates.append(i)
+            elif kind is not str and plan.cast in _BATCHED and i not in shared:
+                self.batched.setdefault(plan.cast, []).append(i)
+            else:
+                self.casts.append(i)
+        self.pick_dates = picker(tuple(self.dates))
+
+
+class _Copy:
+    """One ad's attributes as the copy sees them, position by position in the ad's order (see _Layout).
+
+    Twin attributes (`X` and `X_RAW` or `MATCH_EXP_JOB_X`) write one field, whose place is the first writer's and
+    whose value the stripped source's (a plain `X` after a stripped one is left out). Usually all are plain copies:
+    then every one is written and the field is given the last stripped one's value (`twins`, `last`). When one
+    needs more than a copy, `drop_plain_twins` leaves the plain ones out and sets `shared`."""
+
+    __slots__ = ("keys", "last", "names", "plans", "positions", "shared", "twins", "types", "values")
+
+    def __init__(self, raw: dict[str, Any], layout: _Layout) -> None:
+        self.keys: tuple[str, ...] = tuple(raw)
+        self.values: tuple[Any, ...] = tuple(raw.values())
+        self.plans, self.names, self.twins = layout.plans, layout.names, layout.twins
+        self.types: tuple[type, ...] = tuple(map(type, self.values))
+        self.positions = layout.positions(self.types)
+        self.shared = _NONE  # positions of fields written more than once (after drop_plain_twins)
+        self.last: dict[str, Any] = {}
+        if self.twins:
+            self.last = dict(zip(layout.renamed, compress(self.values, layout.renamed_at), strict=False))
+
+    def drop_plain_twins(self) -> None:
+        """Leave out the plain twins that come after a stripped one; set `shared`."""
+        names, plans = list(self.names), list(self.plans)
+        for name in self.twins:
+            at = _positions(names, name)
+            first = next(i for i in at if self.keys[i] != name)
+            for i in at:
+                if i > first and self.keys[i] == name:
+                    names[i], plans[i] = "", _SKIP
+        self.names, self.plans = names, tuple(plans)
+        self.shared = frozenset(i for name in self.twins for i in _positions(names, name) if names.count(name) > 1)
+        self.twins = _NONE
+        self.positions = _Positions(self.plans, names, self.types, self.shared)
+
+
+_NONE: frozenset = frozenset()
+
+
+class _Attention:
+    """The positions of one ad's copied values that need more than a copy (_Positions), with what depends on the
+    values: the texts, which of them are expressions, the dates that are 0 or beyond 64 bits."""
+
+    __slots__ = ("batched", "casts", "containers", "expressions", "joined", "strings", "texts")
+
+    def __init__(self, copy: _Copy) -> None:
+        positions, values = copy.positions, copy.values
+        self.strings, self.containers, self.batched = positions.strings, positions.containers, positions.batched
+        self.texts = positions.pick_texts(values)
+        self.joined = "".join(self.texts)
+        self.expressions = _expressions(self.strings, self.texts, self.joined)
+        self.casts = positions.casts
+        if positions.dates:
+            found = positions.pick_dates(values)
+            if 0 in found or min(found) < INT64_MIN or max(found) > INT64_MAX:
+                odd = zip(positions.dates, found, strict=True)
+                self.casts = self.casts + [i for i, date in odd if not date or not INT64_MIN <= date <= INT64_MAX]
+
+    def touches(self, names: tuple[str, ...] | list[str], fields: frozenset[str]) -> bool:
+        """Whether a value needing an evaluation or a cast writes one of these fields."""
+        at = chain(self.expressions, self.casts, *self.batched.values())
+        return any(names[i] in fields for i in at)
+
+
+def _expressions(strings: list[int], texts: list[str], joined: str) -> set[int]:
+    """The positions of the texts that start like an expression, found in the texts joined (C-level searches)."""
+    found: set[int] = set()
+    at = joined.find(_EXPR_PREFIX)
+    if at < 0:
+        return found
+    ends = list(accumulate(map(len, texts)))
+    while at >= 0:
+        j = bisect_right(ends, at)  # the text holding this offset
+        if (ends[j - 1] if j else 0) == at and texts[j].startswith(_EXPR_PREFIX):
+            found.add(strings[j])
+        at = joined.find(_EXPR_PREFIX, at + 1)
+    return found
+
+
+def _positions(names: tuple[str, ...] | list[str], name: str) -> list[int]:
+    """Where `name` is in `names` (C-level scans: twins are few)."""
+    found: list[int] = []
+    try:
+        while True:
+            found.append(names.index(name, found[-1] + 1 if found else 0))
+    except ValueError:
+        return found
+
+
+def _copied(ad: JobAd, plan: _Plan, value: Any, limit: int) -> Any:
     """The document value of one attribute: _DROP when it is left out (an error), _Failed when its cast fails."""
-    key, name, cast, unchanged = step
     if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
-        value = ad.evaluate(key)
+        value = ad.evaluate(plan.key)
         if value is ERROR:
             return _DROP
         if value.__class__ in _CLEANED:
-            value = clean_value(key, value, limit)
-    if value is None or value.__class__ is unchanged or cast is None:
+            value = clean_value(plan.key, value, limit)
+    if value is None or value.__class__ is plan.unchanged or plan.cast is None:
         return value
-    value = cast(name, value)
-    return clean_value(key, value, limit) if value.__class__ in _CLEANED else value
+    value = plan.cast(plan.name, value)
+    return clean_value(plan.key, value, limit) if value.__class__ in _CLEANED else value
 
 
 def _write(result: dict[str, Any], unindexed: dict[str, Any], key: str, name: str, value: Any) -> None:
@@ -359,105 +466,107 @@ def _write(result: dict[str, Any], unindexed: dict[str, Any], key: str, name: st
         result[name] = value
 
 
-def _cleaned(ad: JobAd, shape: _Shape, attention: _Attention, values: tuple[Any, ...], limit: int) -> tuple[Any, ...]:
-    """The values with their texts cleaned (sanitize.clean_value; expressions are cleaned once evaluated); the
-    ad's own view is changed too, so that the rules reading these attributes see the same values."""
-    cleaned = list(values)
+def _cleaned(ad: JobAd, copy: _Copy, at: list[int], limit: int) -> list[Any]:
+    """The values with the texts at these positions cleaned (sanitize.clean_value; expressions are cleaned once
+    evaluated); the ad's own view is changed too, so that the rules reading these attributes see the same values."""
+    cleaned = list(copy.values)
     changed: dict[str, Any] = {}
-    for i in attention.strings + attention.containers:
-        value = values[i]
+    for i in at:
+        value = cleaned[i]
         if not is_expression(value):
-            key = shape.steps[i][0]
+            key = copy.keys[i]
             cleaned[i] = changed[key] = clean_value(key, value, limit)
     ad.raw = {**ad.raw, **changed}
-    return tuple(cleaned)
+    return cleaned
 
 
 def copy_attributes(ad: JobAd, text_limit: int, also_evaluate: tuple[str, ...] = ()) -> dict[str, Any]:
     """The typed copy, texts cut to `text_limit` UTF-8 bytes, then the unindexed object if any; `also_evaluate`
     names attributes the later rules read, so that their expressions are evaluated in the same ClassAd as the
-    copied ones (see JobAd.evaluate_together)."""
+    copied ones (see JobAd.evaluate_together). Sets `ad.statistics` for chirp.fold_statistics."""
     raw = ad.raw
-    keys = tuple(raw)
-    shape = _SHAPES.get(keys) or _shape(keys)
-    ad.copied = shape.names
+    if len(_PLANS) >= _PLANS_MAX:
+        _forget()
+    layout = _layout(raw)
+    ad.statistics = layout.statistics
+    copy = _Copy(raw, layout)
     unindexed: dict[str, Any] = {}
-    if shape.unindexed:
-        odd = zip(shape.unindexed, shape.read_unindexed(raw), strict=True)
-        unindexed = {key: clean_value(key, value, text_limit) for key, value in odd}
-    result = _copy(ad, shape, unindexed, text_limit, also_evaluate)
+    if not _UNINDEXED.keys().isdisjoint(raw.keys()):
+        unindexed = {key: clean_value(key, value, text_limit) for key, value in raw.items() if key in _UNINDEXED}
+    result = _copy(ad, copy, unindexed, text_limit, also_evaluate)
     if unindexed:
         result[UNINDEXED_FIELD] = unindexed
     return result
 
 
 def _copy(
-    ad: JobAd, shape: _Shape, unindexed: dict[str, Any], text_limit: int, also_evaluate: tuple[str, ...]
+    ad: JobAd, copy: _Copy, unindexed: dict[str, Any], text_limit: int, also_evaluate: tuple[str, ...]
 ) -> dict[str, Any]:
     """The fields of the copy; the values of failed casts are added to `unindexed`."""
     raw = ad.raw
-    values = shape.read(raw)
-    attention = shape.needing_attention(tuple(map(type, values)))
-    texts = attention.pick_strings(values)
-    if _any_text_needs_cleaning(texts, text_limit) or _containers_need_cleaning(attention, values, text_limit):
-        values = _cleaned(ad, shape, attention, values, text_limit)
-    result = shape.blank.copy()  # the table copied whole: no insertion and no resizing per attribute
-    result.update(zip(shape.names, values, strict=True))
-    expressions = set(compress(attention.strings, map(str.startswith, texts, _EXPR_PREFIXES)))
+    attention = _Attention(copy)
+    values: tuple[Any, ...] | list[Any] = copy.values
+    dirty = _any_text_needs_cleaning(attention, text_limit) or _containers_need_cleaning(attention, values, text_limit)
+    if copy.twins and (dirty or attention.touches(copy.names, copy.twins)):
+        copy.drop_plain_twins()
+        attention = _Attention(copy)
+    if dirty:
+        values = _cleaned(ad, copy, attention.strings + attention.containers, text_limit)
+    names, shared = copy.names, copy.shared
+    result = dict(zip(names, values, strict=True))
+    result.pop("", None)  # the attributes not copied
+    for name in copy.twins:  # all plain copies: the stripped source wins
+        result[name] = copy.last[name]
+    expressions, casts = attention.expressions, attention.casts
     wanted = tuple(name for name in also_evaluate if is_expression(raw.get(name)))
     if expressions or wanted:
-        copied = tuple(shape.steps[i][0] for i in sorted(expressions) if is_expression(values[i]))
-        ad.evaluate_together(copied + wanted, shape.closures)
-    casts = attention.casts
-    dates = attention.pick_dates(values)
-    if dates and (0 in dates or min(dates) < INT64_MIN or max(dates) > INT64_MAX):
-        odd = zip(attention.dates, dates, strict=True)
-        casts = casts | {i for i, date in odd if not date or not INT64_MIN <= date <= INT64_MAX}
-    batches = attention.batches
-    if not expressions and not casts and not batches:
+        copied = tuple(copy.keys[i] for i in sorted(expressions) if is_expression(values[i]))
+        ad.evaluate_together(copied + wanted, memoise=True)
+    if not expressions and not casts and not attention.batched:
         return result
-    if not shape.shared.isdisjoint(expressions) or not shape.shared.isdisjoint(casts):
-        return _copy_in_order(ad, shape.steps, values, unindexed, text_limit)
-    for batch in batches:
-        converted = batch.convert(batch.pick(values))
+    if not shared.isdisjoint(expressions) or not shared.isdisjoint(casts):
+        return _copy_in_order(ad, copy, values, unindexed, text_limit)
+    for cast, at in attention.batched.items():
+        converted = _BATCHED[cast]([values[i] for i in at])
         if converted is None:
-            casts = casts | batch.positions
+            casts = casts + at
         else:
-            result.update(zip(batch.names, converted, strict=True))
-    steps = shape.steps
-    for i in sorted(expressions | casts):
-        key, name, _, _ = step = steps[i]
-        _write(result, unindexed, key, name, _copied(ad, step, values[i], text_limit))
+            result.update(zip([names[i] for i in at], converted, strict=True))
+    plans = copy.plans
+    for i in sorted(expressions.union(casts)):
+        plan = plans[i]
+        _write(result, unindexed, plan.key, plan.name, _copied(ad, plan, values[i], text_limit))
     return result
 
 
-def _any_text_needs_cleaning(texts: tuple[str, ...], limit: int) -> bool:
+def _any_text_needs_cleaning(attention: _Attention, limit: int) -> bool:
     """Whether a text holds NUL or is too long: one C-level test over the ad's texts joined, then one by one."""
-    joined = "".join(texts)
-    if "\x00" not in joined and len(joined) * 4 <= limit:
+    if "\x00" not in attention.joined and len(attention.joined) * 4 <= limit:
         return False
-    return any(text_needs_cleaning(text, limit) for text in texts)
+    return any(text_needs_cleaning(text, limit) for text in attention.texts)
 
 
-def _containers_need_cleaning(attention: _Attention, values: tuple[Any, ...], limit: int) -> bool:
+def _containers_need_cleaning(attention: _Attention, values: tuple[Any, ...] | list[Any], limit: int) -> bool:
     """Whether a list or object may hold NUL or too long a text: one C-level serialisation of them all."""
     if not attention.containers:
         return False
     try:
-        serialised = orjson.dumps(attention.pick_containers(values))
+        serialised = orjson.dumps([values[i] for i in attention.containers])
     except TypeError:  # keys that are not text: only clean_value can tell
         return True
     return b"\\u0000" in serialised or len(serialised) > limit
 
 
 def _copy_in_order(
-    ad: JobAd, steps: tuple[Step, ...], values: tuple[Any, ...], unindexed: dict[str, Any], limit: int
+    ad: JobAd, copy: _Copy, values: tuple[Any, ...] | list[Any], unindexed: dict[str, Any], limit: int
 ) -> dict[str, Any]:
     """The copy one attribute after the other: a later attribute writing the same field replaces the value,
     or removes the field when its own value is left out."""
     result: dict[str, Any] = {}
-    for step, value in zip(steps, values, strict=True):
-        _write(result, unindexed, step[0], step[1], _copied(ad, step, value, limit))
+    plans = copy.plans
+    for i in compress(range(len(values)), copy.names):
+        plan = plans[i]
+        _write(result, unindexed, plan.key, plan.name, _copied(ad, plan, values[i], limit))
     return result
 
 

@@ -69,19 +69,13 @@ def _role(key: str) -> _StepStatistic | _SiteRead | None:
     return None
 
 
-@functools.lru_cache(maxsize=2048)
-def _statistic_keys(keys: tuple[str, ...]) -> tuple[tuple[str, _StepStatistic | _SiteRead], ...]:
-    """The keys to fold (each once) and their roles; memoised per key list, which documents of a schedd share."""
-    roles = ((key, _role(key)) for key in dict.fromkeys(keys) if key.startswith("ChirpCMSSW"))
-    return tuple((key, role) for key, role in roles if role is not None)
-
-
-def fold_statistics(result: dict[str, Any], copied: tuple[str, ...]) -> None:
+def fold_statistics(result: dict[str, Any], statistics: list[str]) -> None:
     """Per-step and per-site keys into their totals and the SiteIO list (in place, like the copy step).
-    `copied`: the fields the attribute copy wrote (JobAd.copied), where the per-step keys are."""
+    `statistics`: the ChirpCMSSW* fields the attribute copy wrote, in order (JobAd.statistics)."""
     site_io: list[dict[str, Any]] = []
-    for key, role in _statistic_keys(copied):
-        if key not in result:  # left out by the copy (a failed cast)
+    for key in dict.fromkeys(statistics):
+        role = _role(key)
+        if role is None or key not in result:  # nothing to fold, or left out by the copy (a failed cast)
             continue
         if role.__class__ is _SiteRead:
             if role.time_key in result:

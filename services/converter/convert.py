@@ -179,7 +179,7 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     result["Status"] = status
     result["Universe"] = resources.universe_name(ad)
 
-    chirp.fold_statistics(result, ad.copied)
+    chirp.fold_statistics(result, ad.statistics)
     result.update(chirp.derived_fields(result, recorded, use.cpus, result["CoreHr"]))
     result.update(cmssw.version_fields(result))
     result.update(machine.hs06_fields(result, ad))

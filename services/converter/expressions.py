@@ -48,7 +48,8 @@ _TIME_CALL = re.compile(r"\btime\s*\(\s*\)", re.IGNORECASE)
 _IDENTIFIER = re.compile(r'(?<![A-Za-z0-9_"])(?<!TARGET\.)([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()', re.IGNORECASE)
 _ERROR_TREE = classad2.ExprTree("error")
 _PLAIN_TYPES = frozenset((bool, int, float, str))  # evaluation results passed through as they are
-_CLOSURES_MAX = 16  # memoised closures per attribute list (see JobAd.evaluate_together)
+_CLOSURES_MAX = 256  # memoised closures (see JobAd.evaluate_together), keyed by roots and their texts
+_CLOSURES_PER_KEY = 4  # ads with the same roots may refer to different attributes (ExitCode, once finished)
 _KEYWORDS = frozenset(("true", "false", "undefined", "error", "is", "isnt", "target", "my", "parent"))
 # Integer literals of 19 digits or more (shorter ones always fit 64 bits), not the digits of a real (1.5e30)
 _LONG_INTEGER = re.compile(r"(?<![\w.])\d{19,}(?![\w.])")
@@ -101,17 +102,31 @@ def _from_classad(value: Any) -> Any:
     return value
 
 
+_SPELLINGS: dict[str, list[str]] = {}  # lower-case attribute name -> the spellings seen (see note_name)
+_CLOSURES: dict[tuple[tuple[str, ...], tuple[Any, ...]], list[_Closure]] = {}  # JobAd.evaluate_together's memo
+
+
+def note_name(name: str) -> None:
+    """Record an attribute name seen in an ad. The copy notes every name of an ad (on first sight, with its copy
+    plan) before it evaluates, which lets a memoised evaluation tell that an attribute its expressions refer to
+    is absent in whatever case it could be spelled."""
+    _SPELLINGS.setdefault(name.lower(), []).append(name)
+
+
+def forget_names() -> None:
+    """Forget the names noted (with the copy's own memo, which then notes them again)."""
+    _SPELLINGS.clear()
+
+
 class JobAd:
     """Read access to a raw ad with expressions evaluated on demand (and remembered for this ad)."""
 
-    __slots__ = ("_lower", "_values", "copied", "now", "raw")
+    __slots__ = ("_lower", "_values", "now", "raw", "statistics")
 
     def __init__(self, raw: dict[str, Any], now: int) -> None:
         self.raw = raw
         self.now = now
-        # The document fields the attribute copy wrote, in order; one shared tuple per attribute list, so the
-        # later rules can memoise per list cheaply (set by casting.copy_attributes).
-        self.copied: tuple[str, ...] = ()
+        self.statistics: list[str] = []  # the ChirpCMSSW* fields the attribute copy wrote, in order
         self._values: dict[str, Any] = {}
         self._lower: dict[str, str] | None = None
 
@@ -134,43 +149,51 @@ class JobAd:
             self.evaluate_together((name,))
         return self._values[name]
 
-    def evaluate_together(self, names: tuple[str, ...], memo: dict[tuple[str, ...], _Closure] | None = None) -> None:
+    def evaluate_together(self, names: tuple[str, ...], memoise: bool = False) -> None:
         """Evaluate these expression attributes in one ClassAd holding everything any of them refers to.
 
         Why together: building the ClassAd costs as much as evaluating in it, and the expressions of a job
         ad share their references (Requirements -> RequestMemory -> MemoryUsage -> ResidentSetSize). Each
         value is the same as in a ClassAd of its own references only, since the others are not looked at.
-        `memo` (one per attribute list, from the caller) keeps the walk and the ClassAd for the next ad of the
-        same list whose expressions are the same texts: only its literal values are then set.
+        `memoise` (only for ads whose names were all noted, see note_name): the walk and the ClassAd are kept,
+        keyed by the roots and their texts, for the next ad whose expressions and referred attributes are the
+        same: only its literal values are then set. Ads of a schedd share a handful of expression texts.
         """
         values = self._values
         roots = tuple(dict.fromkeys(name for name in names if name not in values))
         if not roots:
             return
-        closure = memo.get(roots) if memo is not None else None
-        if closure is not None and closure.matches(self.raw):
-            try:
-                values.update(closure.evaluate(self.raw))
-                return
-            except Exception:  # an attribute name classad2 refuses: as below
-                pass
-        scope, timeless = self._scope(roots)
+        raw = self.raw
+        key = (roots, tuple(map(raw.__getitem__, roots))) if memoise else None
+        for closure in _CLOSURES.get(key, ()) if memoise else ():
+            if closure.matches(raw):
+                try:
+                    values.update(closure.evaluate(raw))
+                    return
+                except Exception:  # an attribute name classad2 refuses: as below
+                    break
+        scope, absent, timeless = self._scope(roots)
         try:
             ad = _classad(scope)
         except Exception:  # an attribute name classad2 refuses (e.g. with a NUL): nothing evaluates
             values.update((name, ERROR) for name in roots)
             return
         values.update((name, _evaluated(scope[name], ad)) for name in roots)
-        if memo is not None and timeless:
-            if len(memo) >= _CLOSURES_MAX:
-                memo.clear()
-            memo[roots] = _Closure(roots, scope, self.raw)
+        if memoise and timeless:
+            if len(_CLOSURES) >= _CLOSURES_MAX:
+                _CLOSURES.clear()
+            kept = _CLOSURES.setdefault(key, [])
+            if len(kept) >= _CLOSURES_PER_KEY:
+                del kept[0]
+            kept.append(_Closure(roots, scope, absent, raw))
 
-    def _scope(self, roots: tuple[str, ...]) -> tuple[dict[str, Any], bool]:
-        """The attributes the roots refer to, transitively: expressions as parsed trees, literals as values; and
-        whether no expression depended on the collection time (time() calls)."""
+    def _scope(self, roots: tuple[str, ...]) -> tuple[dict[str, Any], tuple[str, ...], bool]:
+        """The attributes the roots refer to, transitively: expressions as parsed trees, literals as values; the
+        names referred to that the ad does not have (lower case); and whether the walk can be memoised: no
+        expression depended on the collection time (time() calls) and every name was found as spelled."""
         raw = self.raw
         scope: dict[str, Any] = {}
+        absent: list[str] = []
         timeless = True
         pending = list(roots)
         while pending:
@@ -190,11 +213,15 @@ class JobAd:
                 scope[key] = sub_tree if sub_tree is not None else _ERROR_TREE
                 for identifier in identifiers:
                     found = identifier if identifier in raw else self._key(identifier)
+                    if found is None:
+                        absent.append(identifier.lower())
+                    elif found != identifier:
+                        timeless = False  # found in another case: the memo checks names as spelled
                     if found is not None and found not in scope:
                         pending.append(found)
             else:
                 scope[key] = classad2.Value.Undefined if value is None else value
-        return scope, timeless
+        return scope, tuple(dict.fromkeys(absent)), timeless
 
     def _key(self, identifier: str) -> str | None:
         """The attribute an identifier not spelled exactly as in the ad names: ClassAd names ignore case."""
@@ -219,25 +246,32 @@ def _evaluated(tree: Any, ad: classad2.ClassAd) -> Any:
 
 
 class _Closure:
-    """The evaluation of some roots in ads of one attribute list, worked out on the first such ad: which
-    attributes hold which expression texts and which hold literals, and a ClassAd already holding the
-    expressions. An ad with the same texts only has its literals written into that ClassAd (all of them,
-    every time, so nothing of the previous ad remains) before the roots are evaluated."""
+    """The evaluation of some roots, worked out on a first ad: which attributes hold which expression texts, which
+    hold literals, which names are absent, and a ClassAd already holding the expressions. An ad with the same
+    texts and names only has its literals written into that ClassAd (all of them, every time, so nothing of the
+    previous ad remains) before the roots are evaluated."""
 
-    __slots__ = ("literals", "read_literals", "read_texts", "roots", "template", "texts")
+    __slots__ = ("absent", "literals", "read_literals", "read_texts", "roots", "template", "texts")
 
-    def __init__(self, roots: tuple[str, ...], scope: dict[str, Any], raw: dict[str, Any]) -> None:
+    def __init__(self, roots: tuple[str, ...], scope: dict[str, Any], absent: tuple[str, ...], raw: dict) -> None:
         expressions = tuple(key for key, value in scope.items() if isinstance(value, classad2.ExprTree))
         self.literals = tuple(key for key in scope if key not in expressions)
         self.texts = tuple(raw[key] for key in expressions)
         self.read_texts, self.read_literals = picker(expressions), picker(self.literals)
+        self.absent = absent
         self.roots = tuple((name, scope[name]) for name in roots)
         self.template = _classad({key: scope[key] for key in expressions})
 
     def matches(self, raw: dict[str, Any]) -> bool:
-        if self.read_texts(raw) != self.texts:
+        try:
+            if self.read_texts(raw) != self.texts:
+                return False
+            literals = self.read_literals(raw)
+        except KeyError:  # an attribute referred to is absent here
             return False
-        return not any(value.__class__ is str and value.startswith(_EXPR_PREFIX) for value in self.read_literals(raw))
+        if any(value.__class__ is str and value.startswith(_EXPR_PREFIX) for value in literals):
+            return False
+        return not any(spelling in raw for name in self.absent for spelling in _SPELLINGS.get(name, ()))
 
     def evaluate(self, raw: dict[str, Any]) -> list[tuple[str, Any]]:
         ad = self.template
