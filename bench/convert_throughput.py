@@ -27,10 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import tree_step
-from bench.ads import BASE_TIME, USERS, history_text, raw_messages, realistic_ads, shape_summary
+from bench.ads import BASE_TIME, USERS, history_text, iter_ads, raw_messages, realistic_ads, shape_summary
 from bench.tree_step import cpu_us_per_ad
 from services import compilation
-from services.common import gc_tuning
+from services.common import gc_tuning, raw_message
 from services.common.adfile import read_ads
 from services.common.dead_letter import Origin, service_identity
 from services.converter.convert import ConversionContext
@@ -61,6 +61,24 @@ def bench_step(runs: list[list[bytes]], warm: list[bytes], context: ConversionCo
         f"(fastest of {max(len(runs) - 1, 1)} runs on ads not seen before); the same 1,000 ads again: "
         f"{repeat:.1f} µs = {1e6 / repeat:,.0f} ads/s"
     )
+
+
+def bench_memory(n: int, every: int, context: ConversionContext) -> None:
+    """RSS while `n` diverse ads, generated as they go, pass through the step: every memo must stay bounded."""
+    origin, service = Origin(), service_identity(STAGE)
+    started = time.process_time()
+    for i, ad in enumerate(iter_ads(n, seed=11, kind="history"), start=1):
+        _, value = raw_message.encode(ad, source="condor_history", pool="Global", schedd="s", collected_at=BASE_TIME)
+        step(value, context, origin, service)
+        if i % every == 0:
+            print(f"{i:>9,} ads: RSS {_rss_mb():.0f} MB ({time.process_time() - started:.0f} s CPU)", flush=True)
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _best_of(repeat: int, run: Callable[[], int]) -> tuple[float, int]:
@@ -102,10 +120,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (each on new ads); the fastest")
     parser.add_argument("--no-offline", action="store_true", help="skip the `spider convert` measurement")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument HTML profile of one step run")
+    parser.add_argument("--memory", type=int, metavar="N", help="only: RSS over N diverse ads, every 100,000")
     args = parser.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if args.memory:
+        gc_tuning.freeze_startup_heap()
+        bench_memory(args.memory, 100_000, tree_step.context(USERS))
+        return
     diverse = not args.uniform
     runs = []
     for seed in range(1, max(args.repeat, 1) + 1):

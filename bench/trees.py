@@ -24,7 +24,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import classad2
 
 from bench.ads import BASE_TIME, USERS, iter_ads, shape_summary
 from services.common import raw_message
@@ -35,16 +38,18 @@ SOURCES = {"history": "condor_history", "queue": "condor_queue", "mixed": "file"
 
 def write_messages(path: Path, n: int, seed: int, kind: str, diverse: bool) -> str:
     """`n` raw messages of bench ads, one per line; returns the ads' shape summary."""
-    ads = []
     with path.open("wb") as out:
-        for ad in iter_ads(n, seed, kind, diverse=diverse):  # type: ignore[arg-type]
-            schedd = ad["GlobalJobId"].split("#")[0]
-            _, value = raw_message.encode(
-                ad, source=SOURCES[kind], pool="Global", schedd=schedd, collected_at=BASE_TIME + 0.25
-            )
-            out.write(value + b"\n")
-            ads.append(ad)
-    return shape_summary(ads)
+
+        def written() -> Iterator[classad2.ClassAd]:
+            for ad in iter_ads(n, seed, kind, diverse=diverse):  # type: ignore[arg-type]
+                schedd = ad["GlobalJobId"].split("#")[0]
+                _, value = raw_message.encode(
+                    ad, source=SOURCES[kind], pool="Global", schedd=schedd, collected_at=BASE_TIME + 0.25
+                )
+                out.write(value + b"\n")
+                yield ad
+
+        return shape_summary(written())
 
 
 def _run(python: str, *args: str, cpu: int | None = None) -> str:

@@ -20,7 +20,7 @@ def test_ads_have_production_sizes() -> None:
 
 
 def test_per_job_keys_name_the_sites_read_the_steps_run_and_the_slots_matched() -> None:
-    keys = {key for ad in ADS for key in ad.keys()}
+    keys = {key for ad in ADS for key in ad}
     assert len({key for key in keys if "_IOSite_" in key}) > 20
     assert {f"ChirpCMSSW_cmsRun{n}_Events" for n in (1, 2, 3, 4)} <= keys
     assert {"MachineAttrCpus0", "MachineAttrCpus1", "MachineAttrCpus2"} <= keys
@@ -43,7 +43,7 @@ def test_the_same_attribute_holds_values_of_different_types_in_different_jobs() 
 
 
 def test_a_few_ads_carry_names_no_index_can_hold() -> None:
-    odd = sum(any(unindexable(key) for key in ad.keys()) for ad in ADS)
+    odd = sum(any(unindexable(key) for key in ad) for ad in ADS)
     assert 0 < odd < len(ADS) / 10
 
 
