@@ -20,7 +20,7 @@ from services.converter.affiliations import affiliation_fields
 from services.converter.casting import copy_attributes, request_memory_eval
 from services.converter.expressions import JobAd
 from services.converter.registry import RUNNING_FIELDS
-from services.converter.sanitize import TEXT_LIMIT_BYTES
+from services.converter.sanitize import TEXT_LIMIT_BYTES, clean_value
 from services.converter.values import integer, number
 
 FINISHED = (3, 4, 6)  # Removed, Completed, Error
@@ -153,6 +153,8 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     recorded = record_time(ad, now, source)
     analysis = workflow.is_analysis(ad)
 
+    # read from the ad again, so cut like a copied text (a list value becomes a text here)
+    glidein_site = clean_value("GLIDEIN_CMSSite", sites.site_name_text(sites.matched_site(ad)), context.max_text_bytes)
     result.update(
         RecordTime=recorded,
         DataCollection=_data_collection(ad, now),
@@ -160,7 +162,7 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
         ScheddName=job_id.split("#")[0],
         CMS_Pool=raw.pool or "Unknown",
         Type=workflow.string(ad, "CMS_Type", "unknown").lower(),
-        GLIDEIN_CMSSite=sites.site_name_text(sites.matched_site(ad)),
+        GLIDEIN_CMSSite=glidein_site,
     )
     if "CRAB_Id" in ad:
         result["FormattedCrabId"] = crab.formatted_crab_id(ad.get("CRAB_Id"))
