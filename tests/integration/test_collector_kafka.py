@@ -6,6 +6,7 @@ loses no job (duplicates allowed, same key); topics and checkpoints are managed 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -387,16 +389,20 @@ def test_long_running_collector_polls_on_its_intervals_exposes_metrics_and_stops
         kafka, pool_dir.parent, "collector", "--pool-dir", str(pool_dir), stderr=subprocess.PIPE, env_extra=env
     )
     snapshots: set[str | None] = set()
+    metrics = ""
+    history_polled = 'spider_collector_checkpoint_age_seconds{schedd="vocms0250.cern.ch"}'
     deadline = time.monotonic() + 60
-    while len(snapshots) < 2 * 3 and time.monotonic() < deadline:  # two queue snapshots of each of the 3 schedds
+    # two queue snapshots of each of the 3 schedds, and the first history poll (it waits for Kafka's coordinator)
+    while (len(snapshots) < 2 * 3 or history_polled not in metrics) and time.monotonic() < deadline:
         time.sleep(0.5)
         snapshots = {raw_message.decode(v).snapshot_id for _, v in read_topic(kafka, topics.RAW_QUEUE)}
-    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        with contextlib.suppress(urllib.error.URLError):  # not serving yet
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     service.send_signal(signal.SIGTERM)
     _, err = service.communicate(timeout=60)
     assert len(snapshots) >= 6
     assert 'spider_collector_ads_published_total{kind="queue",schedd="vocms0250.cern.ch"}' in metrics
-    assert 'spider_collector_checkpoint_age_seconds{schedd="vocms0250.cern.ch"}' in metrics
+    assert history_polled in metrics
     assert service.returncode == 0, err.decode()[-2000:]
 
 
