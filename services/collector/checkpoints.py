@@ -93,10 +93,14 @@ class CheckpointStore:
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 30.0) -> None:
         self.topic = kafka.topic(CHECKPOINTS)
         self._table = CompactedTable(kafka, self.topic, timeout_s)
+        self._ready = False
 
     def load(self) -> dict[str, float]:
-        """Every schedd's checkpoint, once Kafka is ready (bounded wait: a just-started Kafka is waited for)."""
-        kafka_clients.ready(kafka_clients.admin(self._table.kafka), self._table.kafka, self._table.timeout_s)
+        """Every schedd's checkpoint; the first load waits (bounded) until Kafka is ready, so a just-started Kafka
+        is waited for (later loads need no admin client, which is best kept out of a running service)."""
+        if not self._ready:
+            kafka_clients.ready(kafka_clients.admin(self._table.kafka), self._table.kafka, self._table.timeout_s)
+            self._ready = True
         try:
             rows = self._table.read()
         finally:
