@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from bench.e2e import adfiles
 from deploy.demo import processes, workdir
@@ -46,6 +46,7 @@ ADS = 20_000
 RATE = 500.0  # ads/s over both collectors: the stream lasts ~40 s, so the faults hit it mid-run
 FAULT_AFTER_S = 10.0
 DOWN_S = 30.0
+PARTITIONS = 4  # of every raw and document topic (topics.py)
 CHECK_EVERY = 5  # seconds between checks of the sinks' committed offsets (each refreshes the indices)
 TARGETS = {"es-local-es": "elasticsearch", "opensearch-local-os": "opensearch"}
 TP = tuple[str, int]
@@ -86,34 +87,43 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
 @dataclass(frozen=True)
 class Ads:
     files: adfiles.AdFiles
-    ids: frozenset[str]  # the documents a fault-free conversion gives
+    documents: dict[bytes, str | None]  # raw message -> the id of its document (None: dropped on purpose)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        """The documents a fault-free conversion gives."""
+        return frozenset(i for i in self.documents.values() if i is not None)
 
 
 @pytest.fixture(scope="module")
 def ads(tmp_path_factory: pytest.TempPathFactory) -> Ads:
     files = adfiles.write(tmp_path_factory.mktemp("ads"), ADS, seed=14)
     context = Contexts(True, lambda: None)()
-    ids = set()
+    documents = {}
     for path in (files.queue, files.history):
         with path.open("rb") as lines:
             for line in lines:
-                outcome = step(line.rstrip(b"\n"), context, Origin(), {})
-                if isinstance(outcome, Converted):
-                    ids.add(outcome.key.decode())
-    return Ads(files, frozenset(ids))
+                raw = line.rstrip(b"\n")
+                outcome = step(raw, context, Origin(), {})
+                documents[raw] = outcome.key.decode() if isinstance(outcome, Converted) else None
+    return Ads(files, documents)
 
 
 @dataclass
 class Watch:
-    """Samples, once a second while the pipeline runs: each engine's searchable count (the failover gap) and
-    each sink's committed offsets, checking every document they cover is in its engine."""
+    """Samples, once a second while the pipeline runs, each engine's searchable count (the failover gap); every
+    CHECK_EVERY seconds, that no committed offset is ahead of the data: every raw message the converter committed
+    has its document in a document topic, and every document a sink committed is in its engine."""
 
     kafka: KafkaSettings
     clients: dict[str, object]
     pattern: str
+    converter_group: str
     groups: dict[str, str]  # sink group -> engine kind
+    ads: Ads
     counts: list[tuple[float, int]] = field(default_factory=list)  # (time, documents in the poorer engine)
     checked: dict[tuple[str, TP], int] = field(default_factory=dict)
+    written: set[str] = field(default_factory=set)  # ids in the document topics so far
     ahead: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -125,49 +135,71 @@ class Watch:
     def _run(self) -> None:
         # consumers only: librdkafka 2.16's admin client aborted the process (enq_once refcnt assertion) when a
         # broker it was asking died
-        readers = {group: kafka_clients.consumer(self.kafka, group) for group in self.groups}
+        readers = {group: kafka_clients.consumer(self.kafka, group) for group in (self.converter_group, *self.groups)}
         tick = 0
         while not self._stop.wait(1.0):
             tick += 1
             try:
                 self.counts.append((time.monotonic(), min(self._count(kind) for kind in set(self.groups.values()))))
                 if tick % CHECK_EVERY == 0:
-                    for group, kind in self.groups.items():
-                        self._check_committed(readers[group], group, kind)
+                    self._check(readers)
             except Exception as exc:  # a broker is down: sample again next second
                 self.errors.append(f"{type(exc).__name__}: {exc}")
-        for group, kind in self.groups.items():
-            self._check_committed(readers[group], group, kind)
         for reader in readers.values():
             reader.close()
+
+    def _check(self, readers: dict[str, Consumer]) -> None:
+        self._check_converter(readers[self.converter_group])
+        for group, kind in self.groups.items():
+            self._check_sink(readers[group], group, kind)
+
+    def _committed_since(self, reader: Consumer, group: str, names: tuple[str, ...]) -> tuple[list[Message], dict]:
+        """The messages of `names` the group committed since the last check, and where the next check starts."""
+        partitions = [TopicPartition(self.kafka.topic(name), p) for name in names for p in range(PARTITIONS)]
+        committed = {
+            (group, (tp.topic, tp.partition)): tp.offset
+            for tp in reader.committed(partitions, timeout=10)
+            if tp.offset >= 0
+        }
+        ranges = {tp: (self.checked.get((group, tp), 0), end) for (_group, tp), end in committed.items()}
+        return _read(self.kafka, ranges, lambda msg: msg), committed
+
+    def _check_converter(self, reader: Consumer) -> None:
+        """Every raw message the converter committed has its document in a document topic (read after the
+        commit, up to the topics' ends now)."""
+        raw, committed = self._committed_since(reader, self.converter_group, (topics.RAW_QUEUE, topics.RAW_HISTORY))
+        ends = {("docs", tp): end for tp, end in _ends(self.kafka, (topics.DOCS_QUEUE, topics.DOCS_HISTORY)).items()}
+        ranges = {tp: (self.checked.get(("docs", tp), 0), end) for (_docs, tp), end in ends.items()}
+        self.written.update(key.decode() for key in _keys(self.kafka, ranges))
+        expected = {self.ads.documents.get(msg.value(), f"unknown raw message {msg.offset()}") for msg in raw}
+        missing = expected - {None} - self.written
+        if missing:
+            self.ahead.append(f"converter: {len(missing)} committed ads have no document yet")
+        self.checked.update(committed | ends)
 
     def _count(self, kind: str) -> int:
         reply = self.clients[kind].count(index=self.pattern, allow_no_indices=True, ignore_unavailable=True)
         return int(reply["count"])
 
-    def _check_committed(self, reader: Consumer, group: str, kind: str) -> None:
+    def _check_sink(self, reader: Consumer, group: str, kind: str) -> None:
         """The documents a sink committed since the last check must all be in its engine now."""
-        partitions = [
-            TopicPartition(self.kafka.topic(name), p)
-            for name in (topics.DOCS_QUEUE, topics.DOCS_HISTORY)
-            for p in range(4)
-        ]
-        committed = {
-            (tp.topic, tp.partition): tp.offset for tp in reader.committed(partitions, timeout=10) if tp.offset >= 0
-        }
-        ranges = {tp: (self.checked.get((group, tp), 0), end) for tp, end in committed.items()}
-        ids = [key.decode() for key in _keys(self.kafka, ranges)]
+        documents, committed = self._committed_since(reader, group, (topics.DOCS_QUEUE, topics.DOCS_HISTORY))
+        ids = {msg.key().decode() for msg in documents}
         if ids:
             client = self.clients[kind]
             client.indices.refresh(index=self.pattern, allow_no_indices=True, ignore_unavailable=True)
-            found = int(client.count(index=self.pattern, body={"query": {"ids": {"values": ids}}})["count"])
-            if found < len(set(ids)):
-                self.ahead.append(f"{group}: {len(set(ids)) - found} of {len(ids)} committed documents not in {kind}")
-        self.checked.update({(group, tp): end for tp, end in committed.items()})
+            found = int(client.count(index=self.pattern, body={"query": {"ids": {"values": list(ids)}}})["count"])
+            if found < len(ids):
+                self.ahead.append(f"{group}: {len(ids) - found} of {len(ids)} committed documents not in {kind}")
+        self.checked.update(committed)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=60)
+
+    def covered(self, group: str) -> int:
+        """How many messages the checks of a group's commits covered."""
+        return sum(end for (name, _tp), end in list(self.checked.items()) if name == group)
 
     def longest_gap(self, until: int) -> float:
         """The longest time the count stood still before it reached `until`."""
@@ -266,18 +298,26 @@ def _read(kafka: KafkaSettings, ranges: dict[TP, tuple[int, int]], take):
     return taken
 
 
-def _longest_pause(kafka: KafkaSettings, names: tuple[str, ...]) -> float:
-    """The longest time, in seconds, between two consecutive messages written to the topics (their timestamps)."""
+def _ends(kafka: KafkaSettings, names: tuple[str, ...]) -> dict[TP, int]:
+    """The end offset of every partition of the topics."""
     reader = kafka_clients.reader(kafka, "failover-test")
-    metadata = reader.list_topics(timeout=10)
-    ranges = {}
+    ends = {}
     for topic in (kafka.topic(name) for name in names):
-        for p in metadata.topics[topic].partitions:
-            low, high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            ranges[(topic, p)] = (low, high)
+        for p in range(PARTITIONS):
+            ends[(topic, p)] = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
     reader.close()
-    stamps = sorted(_read(kafka, ranges, lambda msg: msg.timestamp()[1] / 1000))
-    return max((b - a for a, b in itertools.pairwise(stamps)), default=0.0)
+    return ends
+
+
+def _written(kafka: KafkaSettings, names: tuple[str, ...]) -> list[float]:
+    """When each message of the topics was written (its timestamp, epoch seconds), in order."""
+    ranges = {tp: (0, end) for tp, end in _ends(kafka, names).items()}
+    return sorted(_read(kafka, ranges, lambda msg: msg.timestamp()[1] / 1000))
+
+
+def _longest_pause(kafka: KafkaSettings, names: tuple[str, ...]) -> float:
+    """The longest time, in seconds, between two consecutive messages written to the topics."""
+    return max((b - a for a, b in itertools.pairwise(_written(kafka, names))), default=0.0)
 
 
 def _leader_of_most(kafka: KafkaSettings) -> int:
@@ -319,7 +359,8 @@ def _stream(run: Pipeline, ads: Ads, fault) -> Watch:
     """Start the collectors, run `fault()` once FAULT_AFTER_S have passed, and wait until both engines hold every
     document; returns the watch (stopped)."""
     clients = {kind: search_clients.client(c, timeout_s=10.0) for c in run.clusters for kind in [c.kind]}
-    watch = Watch(run.kafka, clients, run.names.index_pattern, {run.groups.sink(t): k for t, k in TARGETS.items()})
+    sinks = {run.groups.sink(t): k for t, k in TARGETS.items()}
+    watch = Watch(run.kafka, clients, run.names.index_pattern, run.names.converter_group, sinks, ads)
     try:
         for child in run.collectors:
             processes.start(child, run.path)
@@ -330,8 +371,15 @@ def _stream(run: Pipeline, ads: Ads, fault) -> Watch:
             assert time.monotonic() < deadline, f"not everything landed: {watch.counts[-1:]}\n" + _tails(run.children)
             assert all(c.exit_code() is None for c in run.services), "a service died:\n" + _tails(run.services)
             time.sleep(1.0)
+        documents = sum(_ends(run.kafka, (topics.DOCS_QUEUE, topics.DOCS_HISTORY)).values())
+        ends = {run.names.converter_group: ADS} | dict.fromkeys(sinks, documents)
+        while any(watch.covered(group) != end for group, end in ends.items()):  # the last commits checked too
+            assert time.monotonic() < deadline, "the groups did not commit their last offsets"
+            time.sleep(1.0)
     finally:
         watch.stop()
+        for client in clients.values():
+            client.close()
     return watch
 
 
@@ -345,7 +393,7 @@ def _assert_landed_once(run: Pipeline, ads: Ads, watch: Watch) -> None:
         client.close()
         assert set(ids) == ads.ids, f"{kind}: {len(ads.ids - set(ids))} lost, {len(set(ids) - ads.ids)} unexpected"
         assert len(ids) == len(ads.ids), f"{kind}: {len(ids) - len(set(ids))} documents in two indices"
-    assert watch.ahead == [], watch.ahead
+    assert watch.ahead == [], watch.ahead  # checked up to the last commit of every group (_stream)
 
 
 def _gaps(run: Pipeline, ads: Ads, watch: Watch) -> str:
@@ -376,15 +424,27 @@ def test_losing_the_leading_broker_loses_and_duplicates_nothing(cluster, ads, pi
 
 
 def test_every_service_rides_out_a_restart_of_every_broker(cluster, ads, pipeline):
+    times: dict[str, float] = {}
+
     def restart_all() -> None:
-        stack.down(cluster)
+        times["stopping"] = time.time()
+        stack.down(cluster)  # SIGTERM: each broker shuts down in order, the last one alone
+        times["down"] = time.time()
         restart.start()
 
-    restart = threading.Timer(5.0, lambda: stack.up(cluster, ["kafka"]))
+    def start_all() -> None:
+        stack.raise_failures(stack.up(cluster, ["kafka"]))
+        times["back"] = time.time()
+
+    restart = threading.Timer(5.0, start_all)
     began = time.monotonic()
     watch = _stream(pipeline, ads, restart_all)
     took = time.monotonic() - began
     restart.join()
     _assert_landed_once(pipeline, ads, watch)
-    print(f"\nall 3 brokers stopped, started again 5 s later: {len(ads.ids)} documents in {took:.0f} s; "
-          + _gaps(pipeline, ads, watch))  # fmt: skip
+    written = _written(pipeline.kafka, (topics.DOCS_QUEUE, topics.DOCS_HISTORY))
+    resumed = next((t - times["back"] for t in written if t > times["back"]), float("nan"))
+    stop_s, start_s = times["down"] - times["stopping"], times["back"] - times["down"] - 5
+    print(f"\nall 3 brokers stopped (in {stop_s:.0f} s), started 5 s later (healthy in {start_s:.0f} s): "
+          f"{len(ads.ids)} documents in {took:.0f} s; documents written again {resumed:.1f} s after the last "
+          f"broker was healthy; " + _gaps(pipeline, ads, watch))  # fmt: skip
