@@ -664,9 +664,14 @@ def raw_messages(
 
 
 def history_text(ads: list[classad2.ClassAd]) -> str:
-    """The ads as a schedd history file: old ClassAd syntax, each ad followed by its `***` banner."""
+    """The ads as a schedd history file: old ClassAd syntax, each ad followed by its `***` banner. A name that
+    syntax cannot hold (the dotted odd names, which only JSON ads carry: a schedd never writes one) is left out,
+    else the whole ad would be unreadable."""
     parts = []
     for ad in ads:
+        dotted = [name for name in ad if "." in name]
+        if dotted:
+            ad = classad2.ClassAd({name: ad.lookup(name) for name in ad if name not in dotted})
         parts.append(ad.printOld())
         parts.append(f"*** ProcId = {ad['ProcId']} ClusterId = {ad['ClusterId']} CompletionDate = 0\n")
     return "".join(parts)
