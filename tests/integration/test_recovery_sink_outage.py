@@ -6,8 +6,6 @@ Elasticsearch once it runs again; a cluster that comes back empty is refilled by
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from services.common import topics
@@ -18,7 +16,6 @@ from services.recovery.kafka_view import KafkaView
 from .kafka_helpers import sink_topics
 from .search_sink_support import (
     PORTS,
-    cleanup,
     count,
     job_doc,
     publish,
@@ -38,13 +35,6 @@ pytestmark = [
 def kafka():
     with sink_topics(partitions=2) as private:
         yield private
-
-
-@pytest.fixture
-def prefix():
-    prefix = f"t-{uuid.uuid4().hex[:8]}-cms"
-    yield prefix
-    cleanup(search_client("elasticsearch"), prefix)
 
 
 def snapshot(n: int, day: int = 0):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import uuid
 
 import pytest
 
@@ -13,7 +12,6 @@ from .kafka_helpers import sink_topics
 from .search_sink_support import (
     PORTS,
     TcpProxy,
-    cleanup,
     count,
     job_doc,
     publish,
@@ -34,14 +32,6 @@ RUNNER_LOGGER = "services.sinks.runner"
 def kafka():
     with sink_topics(partitions=1) as private:
         yield private
-
-
-@pytest.fixture
-def prefix():
-    prefix = f"t-{uuid.uuid4().hex[:8]}-cms"
-    yield prefix
-    for kind in PORTS:
-        cleanup(search_client(kind), prefix)
 
 
 def messages(caplog) -> list[str]:

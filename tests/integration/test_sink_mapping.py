@@ -27,7 +27,6 @@ from .search_sink_support import (
     FACTORIES,
     SHORT,
     Doc,
-    cleanup,
     count,
     job_doc,
     local_cluster,
@@ -48,14 +47,6 @@ KINDS = ("elasticsearch", "opensearch")
 def kafka():
     with sink_topics(partitions=3) as private:
         yield private
-
-
-@pytest.fixture
-def prefix():
-    prefix = f"t-{uuid.uuid4().hex[:8]}-cms"
-    yield prefix
-    for kind in KINDS:
-        cleanup(search_client(kind), prefix)
 
 
 @pytest.fixture

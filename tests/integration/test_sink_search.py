@@ -22,7 +22,6 @@ from .search_sink_support import (
     PORTS,
     SHORT,
     TcpProxy,
-    cleanup,
     count,
     job_doc,
     publish,
@@ -47,13 +46,6 @@ def kind(request):
 def kafka():
     with sink_topics(partitions=3) as private:
         yield private
-
-
-@pytest.fixture
-def prefix(kind):
-    prefix = f"t-{uuid.uuid4().hex[:8]}-cms"
-    yield prefix
-    cleanup(search_client(kind), prefix)
 
 
 def test_documents_land_in_daily_indices_under_their_id_with_the_registry_mapping(kind, kafka, prefix, tmp_path):
