@@ -15,6 +15,6 @@ def spider_command_problem(args: list[str]) -> str | None:
         return f"spider {' '.join(args)}: {result.output.strip()}"
     if "not implemented yet" in result.output:
         return f"spider {' '.join(args)} is not built yet"
-    options = [w for w in args if w.startswith("--")]
+    options = [w.split("=", 1)[0] for w in args if w.startswith("--")]  # `--cluster=es-cms`: the option
     missing = [o for o in options if o not in result.output]
     return f"spider {' '.join(words)} has no option {missing}" if missing else None

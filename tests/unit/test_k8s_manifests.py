@@ -18,7 +18,7 @@ from deploy_checks import spider_command_problem
 
 from services.collector.config import CollectorConfig
 from services.common import topics
-from services.common.config import load_collectors, load_es_clusters, load_settings
+from services.common.config import ClusterConfig, load_collectors, load_es_clusters, load_settings
 from services.converter.config import ConverterConfig
 from services.sinks.config import SinkConfig
 
@@ -29,6 +29,11 @@ KUBERNETES_VERSION = "1.33.0"
 KEDA_VERSION = re.search(r"^KEDA_VERSION=(\S+)", (ROOT / "deploy" / "ci-tools.sh").read_text(), re.M)[1]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 SERVICES = ("collector", "converter", "sink-es", "sink-opensearch", "sink-amq")
+VARIANTS = ("base", "collector-cron", "per-cluster")
+SINK_KINDS = {"elasticsearch": "es", "opensearch": "opensearch"}
+"""es_conf.json cluster kind -> the `spider sink` kind that writes to it."""
+SINK_UNIT = ("Deployment", "PodDisruptionBudget", "ScaledObject")
+"""What each sink is made of (deploy/k8s/base/sink-es/ and sink-opensearch/)."""
 SCHEMA_FILES = (
     "deployment-apps-v1",
     "configmap-v1",
@@ -60,13 +65,14 @@ def tool(name: str) -> str:
     return found
 
 
-def render(variant: str) -> str:
+def render(variant: str | Path) -> str:
+    """`kustomize build` of a directory of deploy/k8s (or of any directory given by its absolute path)."""
     result = subprocess.run([tool("kustomize"), "build", str(K8S / variant)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
-@pytest.fixture(scope="module", params=["base", "collector-cron"])
+@pytest.fixture(scope="module", params=VARIANTS)
 def manifests(request, tmp_path_factory) -> tuple[Path, list[dict]]:
     text = render(request.param)
     path = tmp_path_factory.mktemp("k8s") / f"{request.param}.yaml"
@@ -77,6 +83,19 @@ def manifests(request, tmp_path_factory) -> tuple[Path, list[dict]]:
 @pytest.fixture(scope="module")
 def base() -> list[dict]:
     return [d for d in yaml.safe_load_all(render("base")) if d]
+
+
+@pytest.fixture(scope="module")
+def per_cluster() -> list[dict]:
+    return [d for d in yaml.safe_load_all(render("per-cluster")) if d]
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory) -> list[ClusterConfig]:
+    """The clusters of the example es_conf.json (deploy/k8s/examples/secrets.yaml)."""
+    path = tmp_path_factory.mktemp("es_conf") / "es_conf.json"
+    path.write_text(example_secrets()["spider-es-conf"]["stringData"]["es_conf.json"], encoding="utf-8")
+    return load_es_clusters(path)
 
 
 def keda_crds() -> Path:
@@ -193,6 +212,75 @@ def test_cron_variant_runs_the_collector_once_per_period_instead():
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
 
 
+def per_cluster_sinks(clusters: list[ClusterConfig]) -> dict[str, tuple[str, ClusterConfig]]:
+    """Deployment name -> (sink kind, cluster) of the per-cluster variant: named after the sink's consumer group,
+    <consumer_group_prefix>-<kind>-<cluster> (services/sinks/bulk.py names a target <kind>-<cluster>)."""
+    prefix = SinkConfig.model_fields["consumer_group_prefix"].default
+    return {f"{prefix}-{SINK_KINDS[c.kind]}-{c.name}": (SINK_KINDS[c.kind], c) for c in clusters}
+
+
+def test_per_cluster_variant_runs_one_sink_per_cluster_scaled_on_its_group(per_cluster, clusters):
+    search = (["sink", "es"], ["sink", "opensearch"])
+    args = {name: container(d)["args"] for name, d in by(per_cluster, "Deployment").items()}
+    search_sinks = {name: words for name, words in args.items() if words[:2] in search}
+    expected = per_cluster_sinks(clusters)
+    assert search_sinks == {name: ["sink", kind, f"--cluster={c.name}"] for name, (kind, c) in expected.items()}
+    scalers = {s["spec"]["scaleTargetRef"]["name"]: s for s in by(per_cluster, "ScaledObject").values()}
+    for name in expected:
+        (trigger,) = scalers[name]["spec"]["triggers"]
+        assert trigger["metadata"]["consumerGroup"] == name
+        assert set(trigger["metadata"]["topic"].split(",")) == {f"spider.{t}" for t in READS["sink-es"]}
+        assert name in by(per_cluster, "PodDisruptionBudget")
+    for kind in SINK_UNIT:
+        assert {"spider-sink-es", "spider-sink-opensearch"}.isdisjoint(by(per_cluster, kind)), kind
+
+
+def test_per_cluster_variant_is_the_base_with_the_search_sinks_split(base, per_cluster, clusters):
+    """Everything else is the base's, unchanged; a cluster's Deployment is its kind's base Deployment but for the
+    name, the --cluster argument and the instance label (on its pods and in each of its selectors)."""
+    split = {"spider-sink-es", "spider-sink-opensearch"}
+    kept = [d for d in base if d["metadata"]["name"] not in split or d["kind"] not in SINK_UNIT]
+    assert [d for d in per_cluster if d in kept] == kept
+    assert len(per_cluster) == len(kept) + len(SINK_UNIT) * len(clusters)
+    for name, (kind, cluster) in per_cluster_sinks(clusters).items():
+        expected = json.loads(json.dumps(by(base, "Deployment")[f"spider-sink-{kind}"]))
+        label = {"app.kubernetes.io/instance": cluster.name}
+        expected["metadata"] |= {"name": name, "labels": expected["metadata"]["labels"] | label}
+        pod = expected["spec"]["template"]
+        selectors = [
+            expected["spec"]["selector"],
+            *(c["labelSelector"] for c in pod["spec"]["topologySpreadConstraints"]),
+        ]
+        for selected in (pod["metadata"]["labels"], *(s["matchLabels"] for s in selectors)):
+            selected |= label
+        container(expected)["args"].append(f"--cluster={cluster.name}")
+        assert by(per_cluster, "Deployment")[name] == expected
+
+
+def test_every_consumer_deployment_scales_with_one_scaled_object(manifests):
+    _, docs = manifests
+    targets = sorted(s["spec"]["scaleTargetRef"]["name"] for s in by(docs, "ScaledObject").values())
+    consumers = sorted(n for n, d in by(docs, "Deployment").items() if container(d)["args"][0] != "collector")
+    assert targets == consumers
+
+
+def test_an_overlay_name_prefix_keeps_the_keda_references(tmp_path):
+    """components/workload-defaults tells kustomize KEDA's references, so renaming (the per-cluster suffixes, an
+    operator's namePrefix) renames the ScaledObjects' targets and TriggerAuthentication along."""
+    (tmp_path / "k8s").symlink_to(K8S)
+    (tmp_path / "kustomization.yaml").write_text("resources: [k8s/per-cluster]\nnamePrefix: cms-\n")
+    docs = [d for d in yaml.safe_load_all(render(tmp_path)) if d]
+    auth = set(by(docs, "TriggerAuthentication"))
+    for name, scaler in by(docs, "ScaledObject").items():
+        assert scaler["spec"]["scaleTargetRef"]["name"] == name in by(docs, "Deployment")
+        assert {t["authenticationRef"]["name"] for t in scaler["spec"]["triggers"]} == auth == {"cms-spider-kafka"}
+
+
+def test_command_check_reads_an_option_given_with_its_value():
+    assert spider_command_problem(["sink", "es", "--cluster=es-cms"]) is None
+    assert spider_command_problem(["sink", "es", "--clustr=es-cms"]) == "spider sink es has no option ['--clustr']"
+
+
 def test_consumers_never_outnumber_the_partitions_they_share(base):
     partitions = {spec.name: spec.partitions for spec in topics.TOPICS}
     deployments = by(base, "Deployment")
@@ -200,9 +288,10 @@ def test_consumers_never_outnumber_the_partitions_they_share(base):
         assert deployments[f"spider-{service}"]["spec"]["replicas"] <= min(partitions[t] for t in read), service
 
 
-def test_probes_hit_healthz_and_readyz_on_the_configured_metrics_port(base):
-    env = by(base, "ConfigMap")["spider-env"]["data"]
-    for name, deployment in by(base, "Deployment").items():
+def test_probes_hit_healthz_and_readyz_on_the_configured_metrics_port(manifests):
+    _, docs = manifests
+    env = env_of(docs)
+    for name, deployment in by(docs, "Deployment").items():
         spider = container(deployment)
         ports = {p["name"]: p["containerPort"] for p in spider["ports"]}
         assert ports["metrics"] == int(env["SPIDER_METRICS_PORT"]), name
@@ -222,12 +311,19 @@ def test_every_workload_requests_resources_and_runs_non_root(manifests):
         assert spider["envFrom"] == [{"configMapRef": {"name": "spider-env"}}], name
 
 
-def test_every_deployment_has_a_disruption_budget_selecting_its_pods(base):
-    budgets = by(base, "PodDisruptionBudget")
-    for name, deployment in by(base, "Deployment").items():
-        labels = deployment["spec"]["template"]["metadata"]["labels"]
-        selector = budgets[name]["spec"]["selector"]["matchLabels"]
-        assert selector.items() <= labels.items(), name
+def test_every_deployment_has_a_disruption_budget_selecting_its_pods_only(manifests):
+    """Each Deployment's selector, budget and spread constraint pick its own pods and no other Deployment's
+    (per-cluster sinks of one kind share app.kubernetes.io/name; their instance label tells them apart)."""
+    _, docs = manifests
+    budgets = by(docs, "PodDisruptionBudget")
+    pods = {name: d["spec"]["template"]["metadata"]["labels"] for name, d in by(docs, "Deployment").items()}
+    for name, deployment in by(docs, "Deployment").items():
+        selectors = [deployment["spec"]["selector"], budgets[name]["spec"]["selector"]]
+        selectors += [
+            c["labelSelector"] for c in deployment["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+        ]
+        for selector in (s["matchLabels"] for s in selectors):
+            assert [other for other, labels in pods.items() if selector.items() <= labels.items()] == [name], name
 
 
 def test_container_args_are_built_spider_commands(manifests):
@@ -237,22 +333,29 @@ def test_container_args_are_built_spider_commands(manifests):
     assert [p for p in problems if p] == []
 
 
-def test_secrets_and_collectors_are_files_in_the_workdir_etc(base):
-    env = by(base, "ConfigMap")["spider-env"]["data"]
-    etc = env["SPIDER_WORKDIR"] + "/etc"
+def test_secrets_and_collectors_are_files_in_the_workdir_etc(manifests):
+    _, docs = manifests
+    etc = env_of(docs)["SPIDER_WORKDIR"] + "/etc"
     needs = {
-        "spider-collector": {"configMap": "spider-collectors"},
-        "spider-sink-es": {"secret": "spider-es-conf"},
-        "spider-sink-opensearch": {"secret": "spider-es-conf"},
-        "spider-sink-amq": {"secret": "spider-amq"},
+        ("collector",): ("configMap", "spider-collectors"),
+        ("sink", "es"): ("secret", "spider-es-conf"),
+        ("sink", "opensearch"): ("secret", "spider-es-conf"),
+        ("sink", "amq"): ("secret", "spider-amq"),
     }
-    for name, (kind, source) in ((n, next(iter(s.items()))) for n, s in needs.items()):
-        deployment = by(base, "Deployment")[name]
-        mounts = {m["name"]: m["mountPath"] for m in container(deployment)["volumeMounts"]}
-        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    met = set()
+    for workload in (d for d in docs if d["kind"] in ("Deployment", "CronJob")):
+        name, args = workload["metadata"]["name"], container(workload)["args"]
+        command = tuple(args[:2]) if args[0] == "sink" else tuple(args[:1])
+        if command not in needs:
+            continue
+        kind, source = needs[command]
+        mounts = {m["name"]: m["mountPath"] for m in container(workload)["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod_specs([workload])[name]["volumes"]}
         etc_volume = next(v for v, path in mounts.items() if path == etc)
         assert {"name": source} in [s[kind] for s in volumes[etc_volume]["projected"]["sources"] if kind in s], name
-        assert all("secretKeyRef" not in str(e) for e in container(deployment).get("env", [])), name
+        assert all("secretKeyRef" not in str(e) for e in container(workload).get("env", [])), name
+        met.add(command)
+    assert met == set(needs)
 
 
 def example_secrets() -> dict[str, dict]:
@@ -336,8 +439,9 @@ def test_image_is_pinned_to_this_release(manifests):
     assert images == {f"spider:{VERSION}"}
 
 
-def test_long_running_pods_have_startup_probes_and_spread_over_nodes(base):
-    for name, deployment in by(base, "Deployment").items():
+def test_long_running_pods_have_startup_probes_and_spread_over_nodes(manifests):
+    _, docs = manifests
+    for name, deployment in by(docs, "Deployment").items():
         spec = deployment["spec"]["template"]["spec"]
         assert container(deployment)["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}, name
         if name != "spider-collector":
@@ -345,15 +449,14 @@ def test_long_running_pods_have_startup_probes_and_spread_over_nodes(base):
             assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"], name
 
 
-def test_each_consumer_scales_on_its_own_groups_lag(base, tmp_path):
+def test_each_consumer_scales_on_its_own_groups_lag(base, clusters):
     scaled = by(base, "ScaledObject")
     partitions = {spec.name: spec.partitions for spec in topics.TOPICS}
-    (tmp_path / "es_conf.json").write_text(example_secrets()["spider-es-conf"]["stringData"]["es_conf.json"])
-    clusters = {c.kind: c.name for c in load_es_clusters(tmp_path / "es_conf.json")}
+    names = {c.kind: c.name for c in clusters}
     groups = {
         "converter": ConverterConfig.model_fields["group_id"].default,
-        "sink-es": f"spider-sink-es-{clusters['elasticsearch']}",
-        "sink-opensearch": f"spider-sink-opensearch-{clusters['opensearch']}",
+        "sink-es": f"spider-sink-es-{names['elasticsearch']}",
+        "sink-opensearch": f"spider-sink-opensearch-{names['opensearch']}",
         "sink-amq": "spider-sink-amq",
     }
     assert SinkConfig.model_fields["consumer_group_prefix"].default == "spider-sink"
@@ -397,22 +500,24 @@ def test_collector_authenticates_to_htcondor_with_the_mounted_token(manifests):
     assert volume["secret"]["secretName"] == "spider-condor-token"
 
 
-def test_network_policy_covers_every_pod_and_admits_only_metrics_scrapes(base):
-    (policy,) = by(base, "NetworkPolicy").values()
+def test_network_policy_covers_every_pod_and_admits_only_metrics_scrapes(manifests):
+    _, docs = manifests
+    (policy,) = by(docs, "NetworkPolicy").values()
     selector = policy["spec"]["podSelector"]["matchLabels"]
-    for name, workload in ((d["metadata"]["name"], d) for d in base if d["kind"] in ("Deployment", "Job", "CronJob")):
+    for name, workload in ((d["metadata"]["name"], d) for d in docs if d["kind"] in ("Deployment", "Job", "CronJob")):
         template = workload["spec"]["jobTemplate"]["spec"]["template"] if workload["kind"] == "CronJob" else workload[
             "spec"]["template"]  # fmt: skip
         assert selector.items() <= template["metadata"]["labels"].items(), name
     (ingress,) = policy["spec"]["ingress"]
-    assert ingress["ports"] == [{"protocol": "TCP", "port": int(env_of(base)["SPIDER_METRICS_PORT"])}]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": int(env_of(docs)["SPIDER_METRICS_PORT"])}]
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
 
 
-def test_metrics_service_selects_long_running_pods_for_prometheus(base):
-    service = by(base, "Service")["spider-metrics"]
+def test_metrics_service_selects_long_running_pods_for_prometheus(manifests):
+    _, docs = manifests
+    service = by(docs, "Service")["spider-metrics"]
     assert service["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
-    for deployment in by(base, "Deployment").values():
+    for deployment in by(docs, "Deployment").values():
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= labels.items()
         assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9100"
