@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,10 +35,35 @@ def spider_executable() -> str:
     return found
 
 
-def free_port() -> int:
+def free_port(count: int = 1) -> int:
+    """The first of `count` consecutive ports nothing listens on, below the kernel's ephemeral range: a port
+    handed out now but bound later, or bound again by a restarted server, must not meanwhile become the local
+    end of some client's outgoing connection (which a port from bind(0) can)."""
+    low = _ephemeral_low()
+    for _ in range(500):
+        first = random.randrange(PORTS_FROM, low - count)
+        if all(_bindable(first + i) for i in range(count)):
+            return first
+    raise SpiderError(f"no {count} consecutive free ports between {PORTS_FROM} and {low}")
+
+
+PORTS_FROM = 10_000  # above the well-known and most registered server ports
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass

@@ -15,6 +15,8 @@ from pathlib import Path
 import orjson
 import stomp
 
+from deploy.demo.processes import free_port
+
 ACTIVEMQ_JAR = Path("/usr/share/activemq/bin/activemq.jar")
 
 _CONFIG = """<beans xmlns="http://www.springframework.org/schema/beans"
@@ -31,12 +33,6 @@ _CONFIG = """<beans xmlns="http://www.springframework.org/schema/beans"
   </broker>
 </beans>
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.demo.processes import spider_executable
+from deploy.demo.processes import free_port, spider_executable
 
-from .activemq import free_port, port_open
+from .activemq import port_open
 from .search_sink_support import wait_for
 from .test_collector_kafka import kafka, pool_dir  # noqa: F401 (fixtures)
 

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from deploy.demo.processes import free_port
 from deploy.demo.workdir import SAMPLES
 from services.common import topics
 from services.common.config import KafkaSettings
 
-from .activemq import Subscriber, free_port
+from .activemq import Subscriber
 from .kafka_helpers import BOOTSTRAP, STACK, delete_topics
 from .podman import Podman
 from .search_sink_support import PORTS, cleanup, count, local_cluster, search_client, wait_for

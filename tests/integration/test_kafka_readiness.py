@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import subprocess
 import time
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from deploy.demo.processes import spider_executable
+from deploy.demo.processes import free_port, spider_executable
 from deploy.local import process, stack
 from deploy.local.config import load_stack_config
 from services.common import kafka as kafka_clients
@@ -30,12 +29,6 @@ from .search_sink_support import cleanup as remove_indices
 pytestmark = pytest.mark.integration
 
 ROUNDS = 5
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _spider(env: dict[str, str], *args: str, timeout: float = 480) -> subprocess.CompletedProcess[str]:
@@ -53,8 +46,8 @@ def test_the_demo_is_green_at_its_first_run_on_a_just_created_kafka_five_times_i
         state = tmp_path / f"stack-{round_}"
         env = os.environ | {
             "SPIDER_STACK_DIR": str(state),
-            "SPIDER_STACK_KAFKA_PORT": str(_free_port() - stack_config.port_offset),
-            "SPIDER_STACK_KAFKA_CONTROLLER_PORT": str(_free_port() - stack_config.port_offset),
+            "SPIDER_STACK_KAFKA_PORT": str(free_port() - stack_config.port_offset),
+            "SPIDER_STACK_KAFKA_CONTROLLER_PORT": str(free_port() - stack_config.port_offset),
             "COLUMNS": "200",
         }
         name = f"t{unique}-cold{round_}"
@@ -72,7 +65,7 @@ def test_the_demo_is_green_at_its_first_run_on_a_just_created_kafka_five_times_i
 
 
 def test_a_group_request_right_after_kafka_starts_waits_for_the_coordinator_instead_of_failing(tmp_path, caplog):
-    cfg = load_stack_config(dir=tmp_path, kafka_port=_free_port(), kafka_controller_port=_free_port())
+    cfg = load_stack_config(dir=tmp_path, kafka_port=free_port(), kafka_controller_port=free_port())
     [broker] = stack.select(cfg, ["kafka"])
     broker.prepare()  # a new data directory, formatted now
     process.spawn(broker.command(), cwd=broker.dir, env=broker.env(), log=broker.log, pid_file=broker.pid_file)
@@ -92,7 +85,7 @@ def test_a_group_request_right_after_kafka_starts_waits_for_the_coordinator_inst
 
 
 def test_status_says_within_5_s_that_kafka_is_unreachable(tmp_path):
-    closed = _free_port()  # bound and released: nothing listens there
+    closed = free_port()  # bound and released: nothing listens there
     env = os.environ | {"SPIDER_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{closed}", "SPIDER_WORKDIR": str(tmp_path)}
     began = time.monotonic()
     status = _spider(env, "status", timeout=60)
@@ -105,7 +98,7 @@ def test_status_says_within_5_s_that_kafka_is_unreachable(tmp_path):
 
 
 def test_topic_creation_logs_why_kafka_does_not_answer_while_it_waits(tmp_path):
-    closed = _free_port()
+    closed = free_port()
     env = os.environ | {
         "SPIDER_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{closed}",
         "SPIDER_WORKDIR": str(tmp_path),

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from deploy.demo.processes import spider_executable
+from deploy.demo.processes import free_port, spider_executable
 from deploy.local import stack as local_stack
 from deploy.local import tls
 from deploy.local.config import StackConfig, load_stack_config
@@ -36,7 +36,7 @@ from services.common import topics
 from services.common.config import ClusterConfig, KafkaSettings
 from services.common.search_clients import client
 
-from .activemq import Subscriber, free_port
+from .activemq import Subscriber
 from .kafka_helpers import delete_topics
 from .ops_endpoints import scrape, total
 from .search_sink_support import cleanup, shards_starting

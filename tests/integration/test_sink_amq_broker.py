@@ -10,13 +10,14 @@ import pytest
 from pydantic import SecretStr
 
 import schemas
+from deploy.demo.processes import free_port
 from services.common.document_message import DocMessage
 from services.sinks import monit
 from services.sinks.amq import AmqTarget, Credentials, StompSender
 from services.sinks.config import AmqSettings
 from services.sinks.errors import TargetUnavailable
 
-from .activemq import PrivateBroker, Subscriber, free_port
+from .activemq import PrivateBroker, Subscriber
 
 pytestmark = [
     pytest.mark.integration,

@@ -7,21 +7,15 @@ other tests and people use is never touched.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from deploy.demo.processes import free_port
 from deploy.local import process
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _spider(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -44,7 +38,7 @@ def _processes_using(state_dir: Path) -> list[int]:
 
 def test_up_status_down_twice_leaves_no_process(tmp_path):
     state_dir = tmp_path / "stack"
-    ports = {"KAFKA": _free_port(), "KAFKA_CONTROLLER": _free_port(), "STOMP": _free_port()}
+    ports = {"KAFKA": free_port(), "KAFKA_CONTROLLER": free_port(), "STOMP": free_port()}
     env = os.environ | {"SPIDER_STACK_DIR": str(state_dir), "SPIDER_STACK_PORT_OFFSET": "0"}
     env |= {f"SPIDER_STACK_{name}_PORT": str(port) for name, port in ports.items()}
 
