@@ -170,6 +170,8 @@ def sink_cmd(
     """Consume document topics into one target kind (one consumer group per cluster) until SIGTERM."""
     from services.sinks import command
 
+    if kind == "amq" and cluster is not None:
+        raise typer.BadParameter("selects an es_conf.json cluster; the amq sink has none", param_hint="'--cluster'")
     command.run(kind, load_settings(SinkConfig, config, workdir=workdir), cluster, init)
 
 

@@ -327,9 +327,7 @@ class AmqTarget:
 
 def targets(config: SinkConfig, cluster: str | None = None) -> list[AmqTarget]:
     """`spider sink amq`: one target (the broker list fails over inside it); credentials from the workdir,
-    schema and registry from schemas/."""
-    if cluster is not None:
-        raise ConfigError("--cluster selects an es_conf.json cluster; the amq sink has none (use amq.hosts)")
+    schema and registry from schemas/. There are no clusters to select (the CLI refuses `--cluster`)."""
     credentials = Credentials.from_files(
         config.resolve(config.amq_username_file), config.resolve(config.amq_password_file)
     )

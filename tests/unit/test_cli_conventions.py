@@ -165,6 +165,7 @@ BAD_OPTIONS = {
     "convert --collected-at": (["convert", "/dev/null", "--collected-at", "2025-01-31T12:00"], "'--collected-at'"),
     "collector --source": (["collector", "--from-file", "/dev/null", "--source", "both"], "'--source'"),
     "sink kind": (["sink", "elasticsearch"], "'kind'"),
+    "sink amq --cluster": (["sink", "amq", "--cluster", "es-cms"], "'--cluster'"),
 }
 
 
