@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from services.common.cli_options import ConfigOption
-from services.common.config import load_settings
+from services.common.config import load_settings, readable
 from services.converter.config import ConverterConfig
 
 affiliations_app = typer.Typer(help="The affiliation directory cache (CRIC users).", no_args_is_help=True)
@@ -29,11 +29,18 @@ def refresh(
     cfg = load_settings(ConverterConfig, config, cric_url=url)
     source = cric.Source(
         url=cfg.cric_url,
-        cert_file=cfg.resolve(cfg.cric_cert_file) if cfg.cric_cert_file else None,
-        key_file=cfg.resolve(cfg.cric_key_file) if cfg.cric_key_file else None,
-        ca_file=cfg.resolve(cfg.cric_ca_file) if cfg.cric_ca_file else None,
+        cert_file=_tls_file(cfg, "cric_cert_file"),
+        key_file=_tls_file(cfg, "cric_key_file"),
+        ca_file=_tls_file(cfg, "cric_ca_file"),
         timeout_s=cfg.cric_timeout_s,
     )
     path = output if output is not None else cfg.resolve(cfg.affiliation_file)
     count = cric.refresh(source, path)
     typer.echo(f"wrote {count} affiliations to {path}")
+
+
+def _tls_file(cfg: ConverterConfig, setting: str) -> Path | None:
+    """A configured certificate, key or CA file, checked before any download: a wrong path is a configuration
+    error (exit 3), not a failed refresh."""
+    path = getattr(cfg, setting)
+    return None if path is None else readable(cfg.resolve(path), setting)

@@ -274,6 +274,12 @@ BROKEN = {
         {"SPIDER_KAFKA__REPLICATION_FACTOR": "0"},
         "invalid setting kafka.replication_factor",
     ),
+    "affiliations refresh, missing robot certificate": Broken(
+        ["affiliations", "refresh"],
+        {},
+        {"SPIDER_CRIC_CERT_FILE": "robot/usercert.pem"},
+        "robot/usercert.pem: cric_cert_file not found",
+    ),
     "topics create, missing SASL password file": Broken(
         ["topics", "create"],
         {},
