@@ -4,7 +4,7 @@ The registry (schemas/field_types.json) is the one list of document fields and t
 derived from it, so a field added to the converter gets its mapping here without a second list to maintain.
 Installed once per start (idempotent PUT), never per document or per daily index. The output works on
 Elasticsearch 8 and OpenSearch 2 alike (only mapping features both have). Why the mapping is shaped this way
-(one type for every unregistered value, plain objects, the unindexed field): docs/indexing.md.
+(unregistered values that cannot conflict, plain objects, the unindexed field): docs/indexing.md.
 """
 
 from __future__ import annotations
@@ -18,11 +18,21 @@ REGISTRY_FILE = "field_types.json"
 TOTAL_FIELDS_LIMIT = 2000
 KEYWORD_IGNORE_ABOVE = 4096
 DYNAMIC_KEYWORD_IGNORE_ABOVE = 256
-# The JSON value types dynamic mapping tells apart (with date and numeric detection off). Each gets a dynamic
-# template to the same keyword type, so an unregistered field cannot conflict whatever JSON type it carries.
-# Objects are left out: they stay objects and their leaves are matched in turn. A single "*" template would
-# also catch objects (and make them keywords), and ES 8's list form of match_mapping_type is not in OpenSearch.
-DYNAMIC_SCALAR_TYPES = ("string", "long", "double", "boolean")
+_DYNAMIC_KEYWORD = {"type": "keyword", "ignore_above": DYNAMIC_KEYWORD_IGNORE_ABOVE}
+# What an unregistered field becomes, by the JSON type dynamic mapping sees in its first value (date and numeric
+# detection off). Numbers are indexed as numbers (points and numeric doc values cost the servers less than a
+# keyword's terms), with ignore_malformed: a later text or bool in the same field is kept in _source without
+# being indexed, not refused. Texts and bools are keywords, which take later numbers and bools as their text
+# (a boolean field would refuse a later number or text). So no scalar can conflict with a field's first type.
+# Objects are left out: they stay objects and their leaves are matched in turn; an object meeting a number or a
+# keyword is refused on both engines, whatever ignore_malformed says, and left to the sinks' fallback. A single
+# "*" template would also catch objects, and ES 8's list form of match_mapping_type is not in OpenSearch.
+DYNAMIC_SCALARS: dict[str, dict[str, Any]] = {
+    "string": _DYNAMIC_KEYWORD,
+    "boolean": _DYNAMIC_KEYWORD,
+    "long": {"type": "long", "ignore_malformed": True},
+    "double": {"type": "double", "ignore_malformed": True},
+}
 
 _TYPES = {
     "int": {"type": "long"},
@@ -64,7 +74,8 @@ def field_mapping(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def mappings(registry: Mapping[str, Any]) -> dict[str, Any]:
-    """Index mappings: every registry field typed, `metadata` as an object, every other value a keyword."""
+    """Index mappings: every registry field typed, `metadata` as an object, every other value by the type of
+    its first JSON value (DYNAMIC_SCALARS)."""
     properties = {name: field_mapping(spec) for name, spec in sorted(registry["fields"].items())}
     properties["metadata"] = {
         "type": "object",
@@ -74,13 +85,8 @@ def mappings(registry: Mapping[str, Any]) -> dict[str, Any]:
         "date_detection": False,
         "numeric_detection": False,
         "dynamic_templates": [
-            {
-                f"unregistered_{kind}_as_keyword": {
-                    "match_mapping_type": kind,
-                    "mapping": {"type": "keyword", "ignore_above": DYNAMIC_KEYWORD_IGNORE_ABOVE},
-                }
-            }
-            for kind in DYNAMIC_SCALAR_TYPES
+            {f"unregistered_{kind}": {"match_mapping_type": kind, "mapping": dict(mapping)}}
+            for kind, mapping in DYNAMIC_SCALARS.items()
         ],
         "properties": properties,
     }

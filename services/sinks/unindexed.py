@@ -1,11 +1,12 @@
 """Which fields of a refused document to move under `spider_unindexed`: pure functions of the cluster's error,
 the document and the index mapping (the search sinks' fallback, services/sinks/bulk.py; docs/indexing.md).
 
-The index template maps every unregistered scalar as a keyword, so what is left to refuse a document is its
-shape (an object where the index has a value, or the reverse), a name the cluster does not take, or the
-index's field limit. Moving the offending top-level fields under the unindexed object, which the index does
-not parse, keeps every value in _source. Registered fields are never moved: the converter casts them, so a
-refusal on one is a real error for the dead-letter topic.
+The index template maps unregistered scalars so that any later scalar fits (numbers with ignore_malformed,
+other values as keywords), so what is left to refuse a document is its shape (an object where the index has a
+value, or the reverse), a name the cluster does not take, or the index's field limit. Moving the offending
+top-level fields under the unindexed object, which the index does not parse, keeps every value in _source.
+Registered fields are never moved: the converter casts them, so a refusal on one is a real error for the
+dead-letter topic.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def _is_object_mapping(mapping: Mapping[str, Any]) -> bool:
 def conflicts(value: Any, mapping: Mapping[str, Any] | None) -> bool:
     """Whether `value` has another shape than the field mapped as `mapping`: an object (or list of them) where
     the index has a value, or the reverse. None: not mapped yet, no conflict. Value types are not compared:
-    unregistered values are all keywords, and other leaf types coerce; the cluster's error names the rest."""
+    unregistered keywords take any scalar, unregistered numbers ignore what they cannot parse, and other leaf
+    types coerce; the cluster's error names the rest."""
     if mapping is None or value is None:
         return False
     if isinstance(value, list):

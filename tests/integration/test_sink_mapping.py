@@ -247,6 +247,52 @@ def test_odd_names_under_the_unindexed_field_are_kept_and_site_io_adds_no_hidden
     assert props[schemas.UNINDEXED_FIELD] == {"type": "object", "enabled": False}
 
 
+# Per unregistered field, the values it takes one document after the other: its first value fixes its type in the
+# daily index (number, text or bool), every later one has another JSON type or shape.
+TYPE_CHANGES = {
+    "Custom_NumberFirst": [5, "abc", True, {"a": 1}, [1, "x", False], 2.5, 1.2e24, "12"],
+    "Custom_FloatFirst": [2.5, 7, "abc", False, {"a": 1}, 1e300],
+    "Custom_TextFirst": ["abc", 5, True, {"a": 1}, 2.5],
+    "Custom_BoolFirst": [True, 5, "abc", {"a": 1}, 2.5],
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_unregistered_field_that_changes_type_from_document_to_document_is_never_refused(kind, prefix, workdir):
+    """One request per document, so that the first value is indexed first. Every value stays in _source; no
+    scalar is refused (only an object meeting a value is moved by the sinks' fallback); a field first seen as a
+    number is indexed as one (a range query finds it)."""
+    config = sink_config(private_kafka(), workdir, prefix, number_of_shards=1)
+    [target] = FACTORIES[kind](config, CLUSTER[kind])
+    target.initialize()
+    longest = max(len(values) for values in TYPE_CHANGES.values())
+    docs = [
+        job_doc(n, **{name: values[n] for name, values in TYPE_CHANGES.items() if n < len(values)})
+        for n in range(longest)
+    ]
+
+    for doc in docs:
+        assert target.write([message(doc)]) == [], f"{kind}: {doc.body}"
+
+    search = search_client(kind)
+    assert count(search, prefix) == len(docs)
+    stored = sources(search, prefix, docs)
+    assert {doc.id: restored(stored[doc.id], doc.body) for doc in docs} == {doc.id: doc.body for doc in docs}
+    moved = {doc.id: set(stored[doc.id].get(schemas.UNINDEXED_FIELD, {})) for doc in docs}
+    objects = {doc.id: {name for name in TYPE_CHANGES if isinstance(doc.body.get(name), dict)} for doc in docs}
+    assert moved == objects  # the engine took every scalar itself: only objects met values, and the sink moved them
+    index = f"{prefix}-{docs[0].index_date}"
+    props = search.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert {name: props[name]["type"] for name in TYPE_CHANGES} == {
+        "Custom_NumberFirst": "long",
+        "Custom_FloatFirst": "double",
+        "Custom_TextFirst": "keyword",
+        "Custom_BoolFirst": "keyword",
+    }
+    found = search.search(index=index, body={"query": {"range": {"Custom_NumberFirst": {"gte": 4, "lte": 6}}}})
+    assert [hit["_id"] for hit in found["hits"]["hits"]] == [docs[0].id]
+
+
 def message(doc: Doc) -> DocMessage:
     """A document as the search sinks receive it from Kafka."""
     key, value, _ = encode(doc, git_hash="0123456789ab")

@@ -66,14 +66,21 @@ def test_the_unindexed_object_is_kept_in_the_source_without_being_parsed():
     assert props["spider_unindexed"] == {"type": "object", "enabled": False}
 
 
-def test_every_unregistered_scalar_type_becomes_a_keyword_and_nothing_is_detected_from_strings():
+def test_unregistered_numbers_are_numbers_that_take_any_later_scalar_and_other_scalars_keywords():
+    """Whatever JSON type a field's first value has, a later scalar of another type cannot be refused: a number
+    field ignores (keeps in _source only) what it cannot parse; a keyword takes numbers and bools as text."""
     mapping = templates.mappings(REGISTRY)
     matched = {}
     for entry in mapping["dynamic_templates"]:
         [rule] = entry.values()
         matched[rule["match_mapping_type"]] = rule["mapping"]
     keyword = {"type": "keyword", "ignore_above": templates.DYNAMIC_KEYWORD_IGNORE_ABOVE}
-    assert matched == {"string": keyword, "long": keyword, "double": keyword, "boolean": keyword}
+    assert matched == {
+        "string": keyword,
+        "boolean": keyword,
+        "long": {"type": "long", "ignore_malformed": True},
+        "double": {"type": "double", "ignore_malformed": True},
+    }
     assert mapping["date_detection"] is False
     assert mapping["numeric_detection"] is False
 

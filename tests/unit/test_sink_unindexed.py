@@ -107,9 +107,10 @@ def test_every_shape_conflict_with_the_index_mapping_is_moved_at_once():
     ]
 
 
-def test_values_of_another_json_type_than_the_keyword_mapping_do_not_conflict():
-    mapped = {"JobPrio": KEYWORD, "Extra": {"properties": {"n": KEYWORD}}}
-    body = {"JobPrio": True, "Extra": {"n": 2.5}, "Other": [1, "two", False], "Gone": None}
+def test_scalars_of_another_json_type_than_the_keyword_or_number_mapping_do_not_conflict():
+    number = {"type": "long", "ignore_malformed": True}
+    mapped = {"JobPrio": KEYWORD, "Extra": {"properties": {"n": KEYWORD, "m": number}}, "Count": number}
+    body = {"JobPrio": True, "Extra": {"n": 2.5, "m": "x"}, "Other": [1, "two", False], "Gone": None, "Count": True}
     assert not any(unindexed.conflicts(value, mapped.get(key)) for key, value in body.items())
 
 
