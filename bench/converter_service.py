@@ -10,6 +10,12 @@ load). `--profile` records the worker with py-spy (`.txt` gives py-spy's raw col
 SVG). Targets (issue 3): >= 4,000 docs/s per worker, RSS < 300 MB. The conversion alone:
 bench/convert_throughput.py. 60,000 messages by default (~15 s of work): with 20,000 (~5 s) the ramp-up and the
 last, partial batch waiting its `batch_timeout_s` were ~10% of the timed window.
+
+Long runs for the worker's memory (issue 15: RSS < 300 MB and flat): `--n 1000000 --pool 50000 --rss-every
+100000` publishes the n messages cycling over `--pool` distinct ads (generating a million ads takes ~15 CPU
+minutes; the step's memos are bounded by count, bench.convert_throughput --memory covers a million distinct
+lists) and prints the worker's RSS every `--rss-every` documents out, then its peak and final RSS. The messages
+are all published before the worker starts, so it runs on a backlog, its fetch and stream buffers full.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ def _start_profiler(pid: int, out: Path) -> subprocess.Popen:
     return subprocess.Popen(command)
 
 
-def bench_service(n: int, profile: Path | None, diverse: bool = True) -> None:
+def bench_service(
+    n: int, profile: Path | None, diverse: bool = True, pool: int | None = None, rss_every: int | None = None
+) -> None:
     from confluent_kafka import Consumer, Producer
     from confluent_kafka.admin import AdminClient
 
@@ -75,18 +83,24 @@ def bench_service(n: int, profile: Path | None, diverse: bool = True) -> None:
     from services.common.config import KafkaSettings
     from services.common.topic_admin import create_topics
 
-    ads = realistic_ads(n, seed=3, kind="history", diverse=diverse)
-    print(f"ads: {shape_summary(ads)}", flush=True)
+    ads = realistic_ads(min(n, pool or n), seed=3, kind="history", diverse=diverse)
+    print(f"ads: {shape_summary(ads)}" + (f", published {n:,} times in turn" if n > len(ads) else ""), flush=True)
     messages = raw_messages(ads)
     del ads
     step_rate, step_cpu_rate = step_alone_rates([value for _, value in messages[:10_000]])
     kafka = KafkaSettings(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     create_topics(kafka)
     producer = Producer({**kafka.client_config(), "linger.ms": 50})
-    for key, value in messages:
-        producer.produce(kafka.topic(topics.RAW_HISTORY), key=key, value=value)
+    for i in range(n):
+        key, value = messages[i % len(messages)]
+        while True:
+            try:
+                producer.produce(kafka.topic(topics.RAW_HISTORY), key=key, value=value)
+                break
+            except BufferError:  # librdkafka's queue is full: a long run outpaces the broker
+                producer.poll(0.1)
         producer.poll(0)
-    producer.flush(60)
+    producer.flush(600)
     del messages
     env = {
         **os.environ,
@@ -103,7 +117,8 @@ def bench_service(n: int, profile: Path | None, diverse: bool = True) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     profiler = None
-    seen, first, cpu_first, rss, deadline = 0, None, 0.0, 0.0, time.monotonic() + 600
+    seen, first, cpu_first, rss, deadline = 0, None, 0.0, 0.0, time.monotonic() + max(600, n / 100)
+    next_sample = rss_every or n + 1
     try:
         while seen < n * 0.99 and time.monotonic() < deadline:
             batch = consumer.consume(1000, 0.5)
@@ -112,9 +127,14 @@ def bench_service(n: int, profile: Path | None, diverse: bool = True) -> None:
                 first, cpu_first = time.monotonic(), _cpu_s(worker.pid)
                 if profile:
                     profiler = _start_profiler(worker.pid, profile)
-            rss = max(rss, _rss_mb(worker.pid))
+            now = _rss_mb(worker.pid)
+            rss = max(rss, now)
+            if seen >= next_sample:
+                print(f"{seen:>9,} docs: worker RSS {now:.0f} MB (peak so far {rss:.0f} MB)", flush=True)
+                next_sample += rss_every or n
         elapsed = time.monotonic() - first if first else float("nan")
         cpu = _cpu_s(worker.pid) - cpu_first
+        final_rss = _rss_mb(worker.pid)
     finally:
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
@@ -122,7 +142,9 @@ def bench_service(n: int, profile: Path | None, diverse: bool = True) -> None:
         worker.terminate()
         worker.wait(60)
         consumer.close()
-        AdminClient(kafka.client_config()).delete_topics([kafka.topic(s.name) for s in topics.TOPICS])
+        admin = AdminClient(kafka.client_config())
+        for future in admin.delete_topics([kafka.topic(s.name) for s in topics.TOPICS]).values():
+            future.result(60)  # else the process may end first and leave the (large) topics behind
     rate, cpu_rate = seen / elapsed, seen / max(cpu, 1e-9)
     print(f"conversion: {compilation.STATUS}")
     print(f"step alone: {step_rate:,.0f} msgs/s wall clock, {step_cpu_rate:,.0f} msgs/CPU-s (this process)")
@@ -130,7 +152,7 @@ def bench_service(n: int, profile: Path | None, diverse: bool = True) -> None:
         f"service: {seen} documents in {elapsed:.2f} s after the first = {rate:,.0f} docs/s "
         f"({rate / TARGET_DOCS_PER_S:.2f}x the {TARGET_DOCS_PER_S:,.0f} target), {rate / step_rate:.2f}x the step "
         f"alone; worker CPU {cpu:.1f} s = {cpu_rate:,.0f} docs/CPU-s, {cpu_rate / step_cpu_rate:.2f}x the step alone; "
-        f"peak RSS {rss:.0f} MB (target < {TARGET_RSS_MB:.0f})"
+        f"peak RSS {rss:.0f} MB, final {final_rss:.0f} MB (target < {TARGET_RSS_MB:.0f})"
     )
 
 
@@ -139,8 +161,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=60_000)
     parser.add_argument("--uniform", action="store_true", help="the uniform ads of earlier benchmarks")
     parser.add_argument("--profile", type=Path, help="py-spy recording of the worker (needs py-spy on PATH)")
+    parser.add_argument("--pool", type=int, help="distinct ads to generate, published in turn (default: n)")
+    parser.add_argument("--rss-every", type=int, metavar="DOCS", help="print the worker's RSS every DOCS documents")
     args = parser.parse_args()
-    bench_service(args.n, args.profile, diverse=not args.uniform)
+    bench_service(args.n, args.profile, diverse=not args.uniform, pool=args.pool, rss_every=args.rss_every)
 
 
 if __name__ == "__main__":

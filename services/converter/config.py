@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field
 
-from services.common.config import SpiderSettings
+from services.common.config import MIB, SpiderSettings
 from services.converter.sanitize import TEXT_LIMIT_BYTES, TEXT_LIMIT_MIN_BYTES
 
 
@@ -31,6 +31,18 @@ class ConverterConfig(SpiderSettings):
     commit_every: int = Field(5000, ge=1, description="... or after this many acknowledged messages")
     fetch_max_wait_ms: int = Field(
         50, ge=1, description="Longest time the broker holds a fetch with no new data (faust's own is 1500)"
+    )
+    fetch_max_bytes: int = Field(
+        4 * MIB,
+        ge=MIB,
+        description="Most bytes one fetch from a broker returns (aiokafka's own is 50 MiB); every fetched partition "
+        "is held until converted. A larger message still arrives whole",
+    )
+    records_per_poll: int = Field(
+        500, ge=1, description="Most fetched messages made into Python objects at a time (faust's own: all buffered)"
+    )
+    stream_buffer: int = Field(
+        1000, ge=1, description="Messages handed to the agent ahead of its batches (faust's own is 4,096)"
     )
     batches_in_flight: int = Field(
         4, ge=1, description="Converted batches whose outputs may await Kafka's acknowledgement at once"

@@ -97,7 +97,8 @@ def check_installed_faust() -> None:
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms  # read by AIOKafkaConsumer.start()
+        consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms  # both read by AIOKafkaConsumer.start()
+        consumer._fetch_max_bytes = self.app.fetch_max_bytes
         return consumer
 
     async def on_thread_stop(self) -> None:
@@ -213,12 +214,21 @@ class _Transport(faust_aiokafka.Transport):
 
 
 class App(faust.App):
-    """A faust app whose worker consumer waits at most `fetch_max_wait_ms` for data in a fetch, hands messages
-    over cheaply, waits at most `drain_timeout_s` for unacknowledged messages, and has no Monitor sensor."""
+    """A faust app whose worker consumer waits at most `fetch_max_wait_ms` for data in a fetch and takes at most
+    `fetch_max_bytes` in one (aiokafka's default, 50 MiB, when not given), hands messages over cheaply, waits at
+    most `drain_timeout_s` for unacknowledged messages, and has no Monitor sensor."""
 
-    def __init__(self, *args: Any, fetch_max_wait_ms: int, drain_timeout_s: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        fetch_max_wait_ms: int,
+        drain_timeout_s: float,
+        fetch_max_bytes: int = 52_428_800,
+        **kwargs: Any,
+    ) -> None:
         check_installed_faust()
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.fetch_max_bytes = fetch_max_bytes
         self.drain_timeout_s = drain_timeout_s
         self._stop_began: float | None = None
         super().__init__(*args, **kwargs)

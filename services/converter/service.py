@@ -108,6 +108,13 @@ class Output:
         return len(self.key or b"") + len(self.value) + headers
 
 
+def exact(value: bytes) -> bytes:
+    """`value` in an allocation of its own size. orjson (>= 3.12) returns its bytes in the buffer it wrote them
+    into, never shrunk: ~126 KiB for an 8 KiB document. The outputs of the batches in flight (~2,000) then held
+    ~250 MB; the copy costs ~0.3 µs."""
+    return bytes(memoryview(value))
+
+
 def broker_urls(kafka: KafkaSettings) -> list[str]:
     return [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",") if server.strip()]
 
@@ -152,9 +159,9 @@ class Routes:
     def output(self, origin: Origin, outcome: Outcome) -> Output | None:
         """What to send for one input message; None for a dropped ad."""
         if isinstance(outcome, Converted):
-            out = Output(self.documents[origin.topic], outcome.key, outcome.value, outcome.headers, origin)
+            out = Output(self.documents[origin.topic], outcome.key, exact(outcome.value), outcome.headers, origin)
         elif isinstance(outcome, DeadLettered):
-            out = Output(self.dead_letters, outcome.key, outcome.value, None, origin, outcome.reason)
+            out = Output(self.dead_letters, outcome.key, exact(outcome.value), None, origin, outcome.reason)
         else:
             return None
         return self.fitted(out)
@@ -324,6 +331,7 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
     app = faust_kafka.App(
         cfg.group_id,
         fetch_max_wait_ms=cfg.fetch_max_wait_ms,
+        fetch_max_bytes=cfg.fetch_max_bytes,
         drain_timeout_s=cfg.stop_timeout_s,
         broker=broker_urls(cfg.kafka),
         broker_credentials=broker_credentials(cfg.kafka),
@@ -342,6 +350,8 @@ def build_app(cfg: ConverterConfig, affiliations: Callable[[], Mapping[str, Any]
         # a whole raw message of the largest size the raw topics take, in one fetch (aiokafka skips a message
         # it cannot read whole)
         consumer_max_fetch_size=cfg.kafka.message_bytes(topics.RAW_QUEUE, topics.RAW_HISTORY),
+        broker_max_poll_records=cfg.records_per_poll,
+        stream_buffer_maxsize=cfg.stream_buffer,
         key_serializer="raw",
         value_serializer="raw",
     )
