@@ -35,6 +35,9 @@ def spider_executable() -> str:
     return found
 
 
+PORTS_FROM = 10_000  # above the well-known and most registered server ports
+
+
 def free_port(count: int = 1) -> int:
     """The first of `count` consecutive ports nothing listens on, below the kernel's ephemeral range: a port
     handed out now but bound later, or bound again by a restarted server, must not meanwhile become the local
@@ -45,9 +48,6 @@ def free_port(count: int = 1) -> int:
         if all(_bindable(first + i) for i in range(count)):
             return first
     raise SpiderError(f"no {count} consecutive free ports between {PORTS_FROM} and {low}")
-
-
-PORTS_FROM = 10_000  # above the well-known and most registered server ports
 
 
 def _ephemeral_low() -> int:

@@ -215,15 +215,15 @@ class _Transport(faust_aiokafka.Transport):
 
 class App(faust.App):
     """A faust app whose worker consumer waits at most `fetch_max_wait_ms` for data in a fetch and takes at most
-    `fetch_max_bytes` in one (aiokafka's default, 50 MiB, when not given), hands messages over cheaply, waits at
-    most `drain_timeout_s` for unacknowledged messages, and has no Monitor sensor."""
+    `fetch_max_bytes` in one, hands messages over cheaply, waits at most `drain_timeout_s` for unacknowledged
+    messages, and has no Monitor sensor."""
 
     def __init__(
         self,
         *args: Any,
         fetch_max_wait_ms: int,
         drain_timeout_s: float,
-        fetch_max_bytes: int = 52_428_800,
+        fetch_max_bytes: int,
         **kwargs: Any,
     ) -> None:
         check_installed_faust()

@@ -20,7 +20,9 @@ def test_a_changed_internal_stops_the_converter_at_start_naming_the_versions(mon
 
     monkeypatch.setattr(faust_consumer.Consumer, "_drain_messages", _drain_messages)
     with pytest.raises(faust_kafka.FaustMismatch) as failure:
-        faust_kafka.App("t-check", fetch_max_wait_ms=50, drain_timeout_s=1.0, autodiscover=False)
+        faust_kafka.App(
+            "t-check", fetch_max_wait_ms=50, fetch_max_bytes=4 << 20, drain_timeout_s=1.0, autodiscover=False
+        )
     message = str(failure.value)
     assert "written for faust-streaming 0.15.3" in message
     assert "installed faust-streaming 0.15." in message
