@@ -22,6 +22,11 @@ log = logging.getLogger("services.sinks.runner")
 COMMIT_INTERVAL_S = 1.0
 LAG_INTERVAL_S = 5.0
 
+# Answers to a commit sent just before the group changed: normal while consumers join or leave, so they are not
+# warnings. Kept partitions are committed again under the new generation; revoked ones resume, at their new
+# owner, from their last confirmed commit (documents are written again under the same ids).
+REBALANCED = frozenset({KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS, KafkaError.UNKNOWN_MEMBER_ID})
+
 TP = tuple[str, int]
 
 
@@ -73,7 +78,7 @@ class CommitManager:
         try:
             result = self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except KafkaException as exc:
-            log.warning("offset commit failed: %s", exc, extra={"target": self.target})
+            self._failed(exc.args[0] if exc.args else exc)
             return
         if not asynchronous:
             self._confirmed(result or [])
@@ -92,9 +97,14 @@ class CommitManager:
     def on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
         """Kafka's answer to a commit (called from the consumer's poll, in the runner thread)."""
         if err is not None:
-            log.warning("offset commit failed, will retry: %s", err, extra={"target": self.target})
+            self._failed(err)
             return
         self._confirmed(partitions)
+
+    def _failed(self, err: object) -> None:
+        rebalanced = isinstance(err, KafkaError) and err.code() in REBALANCED
+        level = logging.INFO if rebalanced else logging.WARNING
+        log.log(level, "offset commit failed, will retry: %s", err, extra={"target": self.target})
 
     def _confirmed(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

@@ -371,7 +371,7 @@ def misconfigured(secure: SecureStack, pipeline: Pipeline, workdir: Path, fault:
         deployment.kafka_overrides = {"bootstrap_servers": f"{WRONG_HOST}:{port}"} if server == "kafka" else {}
     faulty_cluster = server in ("es", "opensearch")
     deployment.clusters = [reference_cluster(secure, host, kind, **(cluster if faulty_cluster else {}))]
-    deployment.write(f"fault-{server}")
+    deployment.write(f"fault-{fault.replace(' ', '-')}-{server}")  # a group of its own: no rebalances between faults
     return deployment
 
 

@@ -46,3 +46,17 @@ def test_a_confirmation_of_an_older_commit_leaves_the_newer_acknowledgements_to_
     commits = commits_with_written(5)
     commits.on_commit(None, [TopicPartition(TOPIC, 0, 3)])
     assert positions(commits.uncommitted()) == [(TOPIC, 0, 5)]
+
+
+def test_a_commit_overtaken_by_a_group_rebalance_is_no_warning(caplog):
+    commits = commits_with_written(5)
+    with caplog.at_level("INFO", logger="services.sinks.runner"):
+        commits.on_commit(KafkaError(KafkaError.ILLEGAL_GENERATION), [TopicPartition(TOPIC, 0, 5)])
+    assert [record.levelname for record in caplog.records] == ["INFO"]
+    assert positions(commits.uncommitted()) == [(TOPIC, 0, 5)]
+
+
+def test_a_commit_the_broker_did_not_answer_is_a_warning(caplog):
+    commits = commits_with_written(5)
+    commits.on_commit(KafkaError(KafkaError.REQUEST_TIMED_OUT), [TopicPartition(TOPIC, 0, 5)])
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
