@@ -19,7 +19,7 @@ from services.common.json_object import loads_object
 Source = Literal["condor_queue", "condor_history", "file"]
 SOURCES: tuple[str, ...] = ("condor_queue", "condor_history", "file")
 
-_EXPR_PREFIX = "/Expr("
+EXPR_PREFIX = "/Expr("
 _EXPR_SUFFIX = ")/"
 
 
@@ -49,12 +49,19 @@ def collector_identity() -> dict[str, str]:
 
 
 def is_expression(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX)
+    """Whether a JSON value is a ClassAd expression. `in` first: a C-level search that rules out almost every text,
+    where startswith/endswith parse their arguments on each call (the converter asks ~100 times per ad)."""
+    return (
+        isinstance(value, str)
+        and EXPR_PREFIX in value
+        and value.startswith(EXPR_PREFIX)
+        and value.endswith(_EXPR_SUFFIX)
+    )
 
 
 def expression_text(value: str) -> str:
     """ "/Expr(RequestCpus * 2)/" -> "RequestCpus * 2"."""
-    return value[len(_EXPR_PREFIX) : -len(_EXPR_SUFFIX)]
+    return value[len(EXPR_PREFIX) : -len(_EXPR_SUFFIX)]
 
 
 def json_to_classad(values: dict[str, Any]) -> classad2.ClassAd:

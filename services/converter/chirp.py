@@ -77,7 +77,7 @@ def fold_statistics(result: dict[str, Any], statistics: list[str]) -> None:
         role = _role(key)
         if role is None or key not in result:  # nothing to fold, or left out by the copy (a failed cast)
             continue
-        if role.__class__ is _SiteRead:
+        if type(role) is _SiteRead:
             if role.time_key in result:
                 site_io.append(
                     {
@@ -90,7 +90,7 @@ def fold_statistics(result: dict[str, Any], statistics: list[str]) -> None:
             continue
         total, maxed, kind = role
         value = result[key]
-        if total not in result and value.__class__ is _EXACT.get(kind) and INT64_MIN <= value <= INT64_MAX:
+        if total not in result and type(value) is _EXACT.get(kind) and INT64_MIN <= value <= INT64_MAX:
             result[total] = value  # the first step's value, already of the total's type: _typed would keep it
         else:
             result[total] = _typed(kind, _fold(result.get(total), value, maxed))

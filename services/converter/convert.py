@@ -20,7 +20,7 @@ from services.converter.affiliations import affiliation_fields
 from services.converter.casting import copy_attributes, request_memory_eval
 from services.converter.expressions import JobAd
 from services.converter.registry import RUNNING_FIELDS
-from services.converter.sanitize import TEXT_LIMIT_BYTES, clean_value
+from services.converter.sanitize import TEXT_LIMIT_BYTES, clean_text, clean_value
 from services.converter.values import integer, number
 
 FINISHED = (3, 4, 6)  # Removed, Completed, Error
@@ -118,12 +118,12 @@ def _user_fields(result: dict[str, Any], ad: JobAd, analysis: bool) -> dict[str,
         fields["OutputFiles"] = crab.output_files(ad)
     fqan = ad.get("x509UserProxyFQAN")
     if isinstance(fqan, list):
-        fields["x509UserProxyFQAN"] = [str(item) for item in fqan]
+        limit = ad.text_limit
+        fields["x509UserProxyFQAN"] = [clean_text("x509UserProxyFQAN", str(item), limit) for item in fqan]
     elif fqan is not None:
-        fields["x509UserProxyFQAN"] = str(fqan).split(",")
-    vo = ad.get("x509UserProxyVOName")
-    if vo is not None:
-        fields["VO"] = str(vo)
+        fields["x509UserProxyFQAN"] = workflow.string(ad, "x509UserProxyFQAN", "").split(",")
+    if ad.get("x509UserProxyVOName") is not None:
+        fields["VO"] = workflow.string(ad, "x509UserProxyVOName", "")
     fields["CMSGroups"] = sites.site_list(ad.get("CMSGroups"))
     return fields
 
@@ -142,7 +142,7 @@ def _metadata(raw: RawAd, context: ConversionContext, source: str) -> dict[str, 
 def convert(raw: RawAd, context: ConversionContext) -> Document | None:
     """The document of one ad; None for ads deliberately not monitored (TaskType ROOT: DAG roots)."""
     now = int(raw.collected_at)
-    ad = JobAd(raw.ad, now)
+    ad = JobAd(raw.ad, now, context.max_text_bytes)
     if ad.get("TaskType") == "ROOT":
         return None
     result = copy_attributes(ad, context.max_text_bytes, also_evaluate=_READ_BY_RULES)  # cleans the ad's texts

@@ -19,8 +19,9 @@ import classad2
 import htcondor2  # noqa: F401  (see below)
 import orjson
 
-from services.common.raw_message import expression_text
+from services.common.raw_message import expression_text, is_expression
 from services.converter import ratelimit
+from services.converter.sanitize import TEXT_LIMIT_BYTES
 from services.converter.values import INT64_MAX, picker
 
 
@@ -39,7 +40,6 @@ class _ErrorValue:
 
 ERROR = _ErrorValue()
 _MISSING = object()
-_EXPR_PREFIX, _EXPR_SUFFIX = "/Expr(", ")/"  # is_expression() inlined: get() runs ~50 times per ad
 
 _TIME_CALL = re.compile(r"\btime\s*\(\s*\)", re.IGNORECASE)
 # Attribute references: whole identifiers, not function calls ("name("), not attributes of the match
@@ -91,7 +91,7 @@ def _parse_value(value: str) -> tuple[classad2.ExprTree | None, tuple[str, ...]]
 
 
 def _from_classad(value: Any) -> Any:
-    if value.__class__ in _PLAIN_TYPES:
+    if type(value) in _PLAIN_TYPES:
         return value
     if isinstance(value, classad2.Value):
         return ERROR if value is classad2.Value.Error else None
@@ -121,11 +121,12 @@ def forget_names() -> None:
 class JobAd:
     """Read access to a raw ad with expressions evaluated on demand (and remembered for this ad)."""
 
-    __slots__ = ("_lower", "_values", "now", "raw", "statistics")
+    __slots__ = ("_lower", "_values", "now", "raw", "statistics", "text_limit")
 
-    def __init__(self, raw: dict[str, Any], now: int) -> None:
+    def __init__(self, raw: dict[str, Any], now: int, text_limit: int = TEXT_LIMIT_BYTES) -> None:
         self.raw = raw
         self.now = now
+        self.text_limit = text_limit  # the converter's max_text_bytes, for texts the rules derive (workflow.string)
         self.statistics: list[str] = []  # the ChirpCMSSW* fields the attribute copy wrote, in order
         self._values: dict[str, Any] = {}
         self._lower: dict[str, str] | None = None
@@ -138,7 +139,7 @@ class JobAd:
         value = self.raw.get(name, _MISSING)
         if value is _MISSING:
             return default
-        if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
+        if is_expression(value):
             value = self.evaluate(name)
             return None if value is ERROR else value
         return value
@@ -201,7 +202,7 @@ class JobAd:
             if key in scope:
                 continue
             value = raw[key]
-            if value.__class__ is str and value.startswith(_EXPR_PREFIX) and value.endswith(_EXPR_SUFFIX):
+            if is_expression(value):
                 parsed = _parse_value(value)
                 if parsed is None:
                     timeless, parsed = False, self._timed_tree(value)
@@ -269,7 +270,7 @@ class _Closure:
             literals = self.read_literals(raw)
         except KeyError:  # an attribute referred to is absent here
             return False
-        if any(value.__class__ is str and value.startswith(_EXPR_PREFIX) for value in literals):
+        if any(map(is_expression, literals)):
             return False
         return not any(spelling in raw for name in self.absent for spelling in _SPELLINGS.get(name, ()))
 

@@ -11,13 +11,16 @@ import re
 from typing import Any
 
 from services.converter.expressions import JobAd
+from services.converter.sanitize import clean_text
 
 
 def string(ad: JobAd, name: str, default: str) -> str:
+    """The value as text, for the rules that derive text from it: other values written out, then cut like a
+    copied text (a list written out is longer than its texts; an expression's value was never cut)."""
     value = ad.get(name)
     if value is None:
         return default
-    return value if isinstance(value, str) else str(value)
+    return clean_text(name, value if isinstance(value, str) else str(value), ad.text_limit)
 
 
 def is_analysis(ad: JobAd) -> bool:

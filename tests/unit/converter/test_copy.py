@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import UNINDEXED_FIELD
+from services.common.raw_message import is_expression
 from services.converter import casting
 from services.converter.casting import copy_attributes
 from services.converter.expressions import JobAd
@@ -57,27 +58,29 @@ VALUES = st.sampled_from(
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(NAMES, VALUES), max_size=12, unique_by=lambda item: item[0]))
 def test_the_copy_equals_the_copy_one_attribute_after_the_other(items: list) -> None:
-    """The copy takes C-level shortcuts (plain copies in bulk, twins fixed up afterwards); the result is that of
-    the plain loop over the attributes, texts cleaned first."""
+    """The copy sets most fields in one pass and the others after the evaluations; the result is that of the plain
+    loop over the attributes, texts cleaned first."""
     ad = dict(items)
     fast = copy_attributes(JobAd(dict(ad), NOW), TEXT_LIMIT_BYTES)
     fast_unindexed = fast.pop(UNINDEXED_FIELD, {})
-    slow_ad = JobAd(dict(ad), NOW)
-    copy = casting._Copy(slow_ad.raw, casting._Layout(tuple(ad), ad))
-    copy.drop_plain_twins()
-    texts = [i for i, value in enumerate(copy.values) if copy.names[i] and isinstance(value, str | list | dict)]
-    values = casting._cleaned(slow_ad, copy, texts, TEXT_LIMIT_BYTES)
-    odd = {key: value for key, value in ad.items() if key in casting._UNINDEXED}
-    slow_unindexed = {key: clean_value(key, value, TEXT_LIMIT_BYTES) for key, value in odd.items()}
-    slow = casting._copy_in_order(slow_ad, copy, values, slow_unindexed, TEXT_LIMIT_BYTES)
+    cleaned = {
+        key: value if is_expression(value) else clean_value(key, value, TEXT_LIMIT_BYTES) for key, value in ad.items()
+    }
+    slow_unindexed = {key: value for key, value in cleaned.items() if key in casting._UNINDEXED}
+    slow = casting._copy_in_order(JobAd(cleaned, NOW), slow_unindexed, TEXT_LIMIT_BYTES)
     assert list(fast.items()) == list(slow.items())
     assert fast_unindexed == slow_unindexed
 
 
-def test_attribute_lists_seen_once_are_not_kept() -> None:
-    casting._forget()
-    for n in range(300):
-        copied({"Owner": "alice", f"Custom{n}": n, "JobPrio": 0})
-    assert len(casting._LAYOUTS) == 0
-    copied({"Owner": "alice", "Custom7": 7, "JobPrio": 0})
-    assert len(casting._LAYOUTS) == 1
+def test_statistics_are_the_chirp_fields_in_the_order_of_the_ad() -> None:
+    ad = JobAd({"ChirpCMSSWReadBytes": 5, "Owner": "alice", "ChirpCMSSW_1_ReadBytes": 3}, NOW)
+    copy_attributes(ad, TEXT_LIMIT_BYTES)
+    assert ad.statistics == ["ChirpCMSSWReadBytes", "ChirpCMSSW_1_ReadBytes"]
+
+
+def test_the_memo_of_attribute_names_is_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(casting, "_PLANS_MAX", 50)
+    for n in range(200):
+        doc = copied({"Owner": "alice", f"Custom{n}": n})
+        assert doc == {"Owner": "alice", f"Custom{n}": n}
+    assert len(casting._PLANS) <= 50 + 2
