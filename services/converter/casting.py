@@ -195,7 +195,7 @@ def _entry(key: str) -> _Entry:
     if _WMCORE_MESSAGE.match(name):
         cast, unchanged = _wmcore(cast), None
     date = cast is _to_date
-    quiet = {_NONE_TYPE, unchanged} if cast is not None else {_NONE_TYPE, int, float, bool}
+    quiet = {_NONE_TYPE, *([unchanged] if unchanged else [])} if cast is not None else {_NONE_TYPE, int, float, bool}
     quiet -= _LOOKED_AT.union((int,) if date else ())
     cast_text = cast is not None and unchanged is not str
     renamed, statistic = name != key, name.startswith("ChirpCMSSW")
