@@ -121,9 +121,9 @@ def _user_fields(result: dict[str, Any], ad: JobAd, analysis: bool) -> dict[str,
         limit = ad.text_limit
         fields["x509UserProxyFQAN"] = [clean_text("x509UserProxyFQAN", str(item), limit) for item in fqan]
     elif fqan is not None:
-        fields["x509UserProxyFQAN"] = workflow.string(ad, "x509UserProxyFQAN", "").split(",")
+        fields["x509UserProxyFQAN"] = ad.text("x509UserProxyFQAN", "").split(",")
     if ad.get("x509UserProxyVOName") is not None:
-        fields["VO"] = workflow.string(ad, "x509UserProxyVOName", "")
+        fields["VO"] = ad.text("x509UserProxyVOName", "")
     fields["CMSGroups"] = sites.site_list(ad.get("CMSGroups"))
     return fields
 
@@ -161,7 +161,7 @@ def convert(raw: RawAd, context: ConversionContext) -> Document | None:
         DataCollectionDate=recorded,
         ScheddName=job_id.split("#")[0],
         CMS_Pool=raw.pool or "Unknown",
-        Type=workflow.string(ad, "CMS_Type", "unknown").lower(),
+        Type=ad.text("CMS_Type", "unknown").lower(),
         GLIDEIN_CMSSite=glidein_site,
     )
     if "CRAB_Id" in ad:

@@ -21,7 +21,7 @@ import orjson
 
 from services.common.raw_message import expression_text, is_expression
 from services.converter import ratelimit
-from services.converter.sanitize import TEXT_LIMIT_BYTES
+from services.converter.sanitize import TEXT_LIMIT_BYTES, clean_text
 from services.converter.values import INT64_MAX, picker
 
 
@@ -126,7 +126,7 @@ class JobAd:
     def __init__(self, raw: dict[str, Any], now: int, text_limit: int = TEXT_LIMIT_BYTES) -> None:
         self.raw = raw
         self.now = now
-        self.text_limit = text_limit  # the converter's max_text_bytes, for texts the rules derive (workflow.string)
+        self.text_limit = text_limit  # the converter's max_text_bytes, for the texts the rules derive (text())
         self.statistics: list[str] = []  # the ChirpCMSSW* fields the attribute copy wrote, in order
         self._values: dict[str, Any] = {}
         self._lower: dict[str, str] | None = None
@@ -143,6 +143,14 @@ class JobAd:
             value = self.evaluate(name)
             return None if value is ERROR else value
         return value
+
+    def text(self, name: str, default: Any) -> Any:
+        """The value as text, for the rules that derive text from it: other values written out, then cut like a
+        copied text (a list written out is longer than its texts; an expression's value was never cut)."""
+        value = self.get(name)
+        if value is None:
+            return default
+        return clean_text(name, value if isinstance(value, str) else str(value), self.text_limit)
 
     def evaluate(self, name: str) -> Any:
         """Value of an expression attribute; ERROR when it evaluates to (or cannot parse into) error."""

@@ -62,11 +62,9 @@ def db12_fields(result: dict[str, Any], ad: JobAd) -> dict[str, Any]:
 
 def cpu_fields(ad: JobAd) -> dict[str, Any]:
     """CPU model chirped by CMSSW, else the one advertised by the machine; three names for one value."""
-    model = ad.get("ChirpCMSSWCPUModels")
-    if model is None:
-        model = ad.get("MachineAttrCPUModel0")
+    chirped = ad.get("ChirpCMSSWCPUModels") is not None
+    model = ad.text("ChirpCMSSWCPUModels" if chirped else "MachineAttrCPUModel0", None)
     fields: dict[str, Any] = {"HasSingularity": ad.get("MachineAttrHAS_SINGULARITY0") is True}
     if model is not None:
-        text = model if isinstance(model, str) else str(model)
-        fields.update(CPUModel=text, CPUModelName=text, Processor=text)
+        fields.update(CPUModel=model, CPUModelName=model, Processor=model)
     return fields

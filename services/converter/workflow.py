@@ -11,26 +11,16 @@ import re
 from typing import Any
 
 from services.converter.expressions import JobAd
-from services.converter.sanitize import clean_text
-
-
-def string(ad: JobAd, name: str, default: str) -> str:
-    """The value as text, for the rules that derive text from it: other values written out, then cut like a
-    copied text (a list written out is longer than its texts; an expression's value was never cut)."""
-    value = ad.get(name)
-    if value is None:
-        return default
-    return clean_text(name, value if isinstance(value, str) else str(value), ad.text_limit)
 
 
 def is_analysis(ad: JobAd) -> bool:
     """CRAB and CMS Connect jobs: CMS_Type 'analysis' (any case) or CMS_JobType 'Analysis'."""
-    return string(ad, "CMS_Type", "unknown").lower() == "analysis" or ad.get("CMS_JobType") == "Analysis"
+    return ad.text("CMS_Type", "unknown").lower() == "analysis" or ad.get("CMS_JobType") == "Analysis"
 
 
 def subtask(ad: JobAd) -> str:
     """Last element of WMAgent_SubTaskName ('UNKNOWN' when absent)."""
-    return string(ad, "WMAgent_SubTaskName", "/UNKNOWN").rsplit("/", 1)[-1]
+    return ad.text("WMAgent_SubTaskName", "/UNKNOWN").rsplit("/", 1)[-1]
 
 
 _TWO_DIGITS_DR = re.compile(r"[1-9][0-9]DR")
@@ -38,7 +28,7 @@ _TWO_DIGITS_GS = re.compile(r"[1-9][0-9]GS")
 
 
 def guess_task_type(ad: JobAd) -> str:
-    job_type = string(ad, "CMS_JobType", "UNKNOWN")
+    job_type = ad.text("CMS_JobType", "UNKNOWN")
     if job_type == "Processing":
         return "DataProcessing"
     if job_type != "Production":
@@ -52,7 +42,7 @@ def guess_task_type(ad: JobAd) -> str:
         return "Merge"
     if "LogCollect" in task:
         return "LogCollect"
-    if "MiniAOD" in task or ("MiniAOD" in string(ad, "WMAgent_RequestName", "UNKNOWN") and task == "StepOneProc"):
+    if "MiniAOD" in task or ("MiniAOD" in ad.text("WMAgent_RequestName", "UNKNOWN") and task == "StepOneProc"):
         return "MINIAOD"
     if task == "StepOneProc" and _TWO_DIGITS_DR.search(campaign_hint):
         return "DIGIRECO"
@@ -82,7 +72,7 @@ def campaign_type(ad: JobAd, analysis: bool) -> str:
     """Campaign class per CMSMONIT-174; the order matters (UL before Run2)."""
     if analysis:
         return "Analysis"
-    request = string(ad, "WMAgent_RequestName", "UNKNOWN")
+    request = ad.text("WMAgent_RequestName", "UNKNOWN")
     for pattern, kind in _CAMPAIGN_TYPES:
         if pattern.match(request):
             return kind
@@ -98,8 +88,8 @@ def campaign(ad: JobAd, analysis: bool, kind: str) -> str:
     if named:
         return named if isinstance(named, str) else str(named)
     if analysis:
-        return "crab_" + string(ad, "CRAB_UserHN", "UNKNOWN")
-    request = string(ad, "WMAgent_RequestName", "UNKNOWN")
+        return "crab_" + ad.text("CRAB_UserHN", "UNKNOWN")
+    request = ad.text("WMAgent_RequestName", "UNKNOWN")
     for prefix in ("PromptReco", "Repack", "Express"):
         if request.startswith(prefix):
             return prefix
@@ -109,7 +99,7 @@ def campaign(ad: JobAd, analysis: bool, kind: str) -> str:
     if match:
         return match.group(1)
     match = _RERECO.match(request)
-    if match and "DataProcessing" in string(ad, "WMAgent_SubTaskName", ""):
+    if match and "DataProcessing" in ad.text("WMAgent_SubTaskName", ""):
         return match.group(1) + "Reprocessing"
     return kind
 
@@ -121,8 +111,8 @@ _RELVAL = re.compile(r"[A-Za-z0-9]+_(RVCMSSW_[0-9]+_[0-9]+_[0-9]+)")
 
 def workflow(ad: JobAd, analysis: bool) -> str:
     if analysis:
-        return string(ad, "CRAB_Workflow", "UNKNOWN").split(":", 1)[-1]
-    request = string(ad, "WMAgent_RequestName", "UNKNOWN")
+        return ad.text("CRAB_Workflow", "UNKNOWN").split(":", 1)[-1]
+    request = ad.text("WMAgent_RequestName", "UNKNOWN")
     match = _PREP_ID.match(request)
     if match:
         return match.group(1)
@@ -154,12 +144,12 @@ def wm_tool(result: dict[str, Any]) -> str:
 
 
 def workflow_fields(result: dict[str, Any], ad: JobAd, analysis: bool) -> dict[str, Any]:
-    job_type = string(ad, "CMS_JobType", "Analysis" if analysis else "Unknown")
+    job_type = ad.text("CMS_JobType", "Analysis" if analysis else "Unknown")
     kind = campaign_type(ad, analysis)
     return {
-        "task": None if ad.get("WMAgent_SubTaskName") is None else string(ad, "WMAgent_SubTaskName", ""),
+        "task": None if ad.get("WMAgent_SubTaskName") is None else ad.text("WMAgent_SubTaskName", ""),
         "CMS_JobType": job_type,
-        "CRAB_AsyncDest": string(ad, "CRAB_AsyncDest", "Unknown"),
+        "CRAB_AsyncDest": ad.text("CRAB_AsyncDest", "Unknown"),
         "WMAgent_TaskType": subtask(ad),
         "CMS_CampaignType": kind,
         "Campaign": campaign(ad, analysis, kind),

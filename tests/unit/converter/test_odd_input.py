@@ -145,6 +145,14 @@ def test_the_limit_applies_inside_lists_unindexed_values_and_evaluated_texts() -
         assert len(value.encode()) <= 1024 and value.endswith("bytes]")
 
 
+def test_texts_the_rules_derive_from_a_list_are_cut_too() -> None:
+    """A list's texts are each within the limit, but written out (quotes, escapes) the list is longer."""
+    long = ["\x1f" * 300]  # each control character is written \x1f
+    doc = body(SMALL, CMS_JobType="Production", WMAgent_RequestName=long, ChirpCMSSWCPUModels=long)
+    for field in ("Workflow", "CPUModel", "CPUModelName", "Processor"):
+        assert len(doc[field].encode()) <= 1024 and doc[field].endswith("bytes]"), field
+
+
 def test_a_decoded_exception_message_is_cut_after_decoding() -> None:
     message = "cmsRun exception: " + "stack frame\n" * 1000
     encoded = base64.b64encode(zlib.compress(message.encode())).decode()  # ~250 bytes compressed
