@@ -178,7 +178,6 @@ _UNINDEXED: dict[str, None] = {}  # the names seen whose attributes go to the un
 _PLANS_MAX = 65536  # attribute names are few in practice; the bound only guards against a flood of odd names
 _SKIP: _Entry = (None, frozenset(), False, None, _Plan("", "", None, None, False))  # (the value is not looked at)
 _NONE_TYPE = type(None)
-_LOOKED_AT = frozenset((str, list, dict))  # texts may be expressions or need cleaning, and so may texts inside
 
 
 def _entry(key: str) -> _Entry:
@@ -196,7 +195,7 @@ def _entry(key: str) -> _Entry:
         cast, unchanged = _wmcore(cast), None
     date = cast is _to_date
     quiet = {_NONE_TYPE, *([unchanged] if unchanged else [])} if cast is not None else {_NONE_TYPE, int, float, bool}
-    quiet -= _LOOKED_AT.union((int,) if date else ())
+    quiet -= _CLEANED  # texts may be expressions or need cleaning, and so may the texts inside lists and objects
     cast_text = cast is not None and unchanged is not str
     renamed, statistic = name != key, name.startswith("ChirpCMSSW")
     tracked = (renamed, statistic) if renamed or statistic else None
@@ -248,16 +247,20 @@ def _write(result: dict[str, Any], unindexed: dict[str, Any], key: str, name: st
         result[name] = value
 
 
+_REDO = object()  # _last_write's answer when only the copy in order can tell
+
+
 def copy_attributes(ad: JobAd, text_limit: int, also_evaluate: tuple[str, ...] = ()) -> dict[str, Any]:
     """The typed copy, texts cut to `text_limit` UTF-8 bytes, then the unindexed object if any; `also_evaluate`
     names attributes the later rules read, so that their expressions are evaluated in the same ClassAd as the
     copied ones (see JobAd.evaluate_together). Sets `ad.statistics` for chirp.fold_statistics.
 
     One pass over the attributes copies the values that need nothing more (most of them, at their final place)
-    and notes the others: expressions, casts, dates that are 0 or beyond 64 bits, lists and objects. Twin
-    attributes (`X` and `X_RAW` or `MATCH_EXP_JOB_X`) write one field, whose place is the first writer's and whose
-    value the stripped source's: a plain `X` after a stripped one is left out, a later stripped one replaces the
-    value. When a noted value writes a twin field, the copy is done again one attribute after the other."""
+    and notes the others: expressions, casts, dates that are 0 or beyond 64 bits, lists and objects that are cast
+    or need cleaning. Twin attributes (`X` and `X_RAW` or `MATCH_EXP_JOB_X`) write one field, whose place is the
+    first writer's and whose value the stripped source's: a plain `X` after a stripped one is left out, a later
+    stripped one replaces the value. A twin field with a noted writer gets its last writer's value; only when a
+    writer leaves the field out or fails its cast is the copy done again one attribute after the other."""
     if len(_PLANS) >= _PLANS_MAX:
         _forget()
     raw = ad.raw
@@ -302,7 +305,9 @@ def copy_attributes(ad: JobAd, text_limit: int, also_evaluate: tuple[str, ...] =
                     noted.append(key)
                 else:
                     if "\x00" in value or len(value) * 4 > text_limit:
-                        value = changed[key] = clean_value(key, value, text_limit)
+                        cleaned = clean_value(key, value, text_limit)
+                        if cleaned is not value:
+                            value = changed[key] = cleaned
                     if cast_text:
                         noted.append(key)
             elif kind is list or kind is dict:
@@ -352,9 +357,6 @@ def _need_cleaning(values: list[Any], limit: int) -> bool:
     except TypeError:  # keys that are not text: only clean_value can tell
         return True
     return b"\\u0000" in serialised or len(serialised) > limit
-
-
-_REDO = object()
 
 
 def _last_write(ad: JobAd, writers: list[str], limit: int) -> Any:

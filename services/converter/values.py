@@ -44,7 +44,7 @@ def present(ad: dict[str, Any], name: str) -> bool:
 
 def picker(items: tuple[Any, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """operator.itemgetter of these keys or positions that always gives a tuple (itemgetter gives a bare
-    value for one item); the copy and the evaluation memos read many values of each ad at C speed with it."""
+    value for one item); the evaluation memos read many values of each ad at C speed with it."""
     if len(items) > 1:
         return operator.itemgetter(*items)
     if items:
